@@ -1,0 +1,177 @@
+//! The on-disk dataset catalog: `<root>/<TICKER>/<timeframe>.parquet`.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::frame::{Candles, CandlesView, TimeRange};
+use crate::load::{self, FileFormat, LoadOptions};
+use crate::resample::resample;
+use crate::timeframe::Timeframe;
+
+/// One dataset in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetInfo {
+    pub ticker: String,
+    pub timeframe: Timeframe,
+    pub rows: usize,
+    /// Open time of the first and last bar, UTC ms (`None` when empty).
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub path: PathBuf,
+}
+
+/// A dataset loaded from the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogLoad {
+    pub candles: Candles,
+    /// The stored timeframe it was resampled from, when the asked one is absent.
+    pub resampled_from: Option<Timeframe>,
+}
+
+/// A catalog rooted at a folder.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    root: PathBuf,
+}
+
+/// Tickers are folder names: letters, digits, `-`, `_` and `.` (not leading),
+/// stored upper case.
+pub fn normalise_ticker(ticker: &str) -> Result<String> {
+    let t = ticker.trim();
+    let ok = !t.is_empty()
+        && !t.starts_with('.')
+        && t.len() <= 64
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(t.to_ascii_uppercase()) } else { Err(Error::BadTicker(ticker.to_owned())) }
+}
+
+impl Catalog {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a dataset is (or would be) stored.
+    pub fn path(&self, ticker: &str, timeframe: Timeframe) -> Result<PathBuf> {
+        Ok(self.root.join(normalise_ticker(ticker)?).join(format!("{timeframe}.parquet")))
+    }
+
+    /// Every dataset, sorted by ticker then timeframe. A missing root is an
+    /// empty catalog; files that are not `<timeframe>.parquet` are ignored.
+    pub fn list(&self) -> Result<Vec<DatasetInfo>> {
+        let io = |file: &Path| {
+            let file = file.to_owned();
+            move |source| Error::Io { file, source }
+        };
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.root)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&self.root))?;
+            let dir = entry.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let Some(ticker) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            if normalise_ticker(&ticker).ok().as_deref() != Some(ticker.as_str()) {
+                continue;
+            }
+            for f in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let path = f.map_err(io(&dir))?.path();
+                let tf = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".parquet"))
+                    .and_then(|s| s.parse::<Timeframe>().ok());
+                if let Some(timeframe) = tf {
+                    let (rows, first_ms, last_ms) = time_extent(&path)?;
+                    out.push(DatasetInfo {
+                        ticker: ticker.clone(),
+                        timeframe,
+                        rows,
+                        first_ms,
+                        last_ms,
+                        path,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.ticker, a.timeframe).cmp(&(&b.ticker, b.timeframe)));
+        Ok(out)
+    }
+
+    /// Loads a dataset and the bars in `range`. When the timeframe is not
+    /// stored but a shorter one that divides it is, resamples the longest such
+    /// one on load (keeping an incomplete last bucket out).
+    pub fn load(&self, ticker: &str, timeframe: Timeframe, range: TimeRange) -> Result<CatalogLoad> {
+        let path = self.path(ticker, timeframe)?;
+        if path.exists() {
+            let loaded = load::load(&path, &LoadOptions::default().with_range(range))?;
+            return Ok(CatalogLoad { candles: loaded.candles, resampled_from: None });
+        }
+        let source = Timeframe::ALL
+            .into_iter()
+            .rev()
+            .filter(|s| {
+                s.duration_ms() < timeframe.duration_ms() && timeframe.duration_ms() % s.duration_ms() == 0
+            })
+            .find(|s| self.path(ticker, *s).is_ok_and(|p| p.exists()));
+        let Some(source) = source else {
+            return Err(Error::NotInCatalog {
+                root: self.root.clone(),
+                ticker: normalise_ticker(ticker)?,
+                timeframe,
+            });
+        };
+        // Widen the range to whole buckets of the target.
+        let wide = TimeRange {
+            start: range.start.map(|s| timeframe.bucket_start(s)),
+            end: range.end.map(|e| timeframe.bucket_start(e - 1) + timeframe.duration_ms()),
+        };
+        let src_path = self.path(ticker, source)?;
+        let loaded = load::load(&src_path, &LoadOptions::default().with_range(wide))?;
+        let res = resample(loaded.candles.view(), source.duration_ms(), timeframe, false)?;
+        let candles = if range.is_all() {
+            res
+        } else {
+            Candles::try_from_columns(res.range(range).to_columns())
+                .map_err(|e| invalid_after_resample(&src_path, e))?
+        };
+        Ok(CatalogLoad { candles, resampled_from: Some(source) })
+    }
+
+    /// Stores a dataset as zstd Parquet, replacing any previous one atomically.
+    pub fn write(&self, ticker: &str, timeframe: Timeframe, candles: CandlesView<'_>) -> Result<PathBuf> {
+        let path = self.path(ticker, timeframe)?;
+        crate::write::write(candles, &path, FileFormat::Parquet)?;
+        Ok(path)
+    }
+}
+
+fn invalid_after_resample(file: &Path, e: crate::error::Invalid) -> Error {
+    Error::Format { file: file.to_owned(), message: format!("resampled data invalid: {e}") }
+}
+
+/// Rows and first/last open time of a catalog file, reading only its time column.
+fn time_extent(path: &Path) -> Result<(usize, Option<i64>, Option<i64>)> {
+    let perr = |e: PolarsError| Error::Format { file: path.to_owned(), message: e.to_string() };
+    let plpath = PlRefPath::new(path.to_string_lossy().as_ref());
+    let df = LazyFrame::scan_parquet(plpath, ScanArgsParquet::default())
+        .map_err(perr)?
+        .select([col("ts").cast(DataType::Int64)])
+        .collect()
+        .map_err(perr)?;
+    let ts = df.column("ts").map_err(perr)?.i64().map_err(perr)?;
+    let n = ts.len();
+    Ok((n, ts.get(0), n.checked_sub(1).and_then(|i| ts.get(i))))
+}

@@ -1,0 +1,31 @@
+//! Columnar OHLCV candles for bt.
+//!
+//! - [`Candles`]: validated columns (`ts` in UTC ms, open, high, low, close,
+//!   volume), with zero-copy time-range views ([`CandlesView`]).
+//! - [`load()`]: CSV, Parquet and Arrow IPC through Polars lazy scans, with the
+//!   time range pushed into the scan; errors name file, row and column.
+//! - [`resample()`], [`Timeframe`], the on-disk [`Catalog`], atomic
+//!   [`write()`] of Parquet and Arrow IPC, and a deterministic [`generate()`].
+//!
+//! This crate does no network IO and reads no environment variables.
+
+mod catalog;
+mod error;
+mod frame;
+mod generate;
+mod load;
+mod resample;
+pub mod time;
+mod timeframe;
+mod validate;
+mod write;
+
+pub use catalog::{Catalog, CatalogLoad, DatasetInfo, normalise_ticker};
+pub use error::{Error, Invalid, Problem, Result};
+pub use frame::{Candles, CandlesView, Columns, SortDedup, TimeRange};
+pub use generate::{GenerateSpec, generate};
+pub use load::{FileFormat, LoadOptions, Loaded, load};
+pub use resample::resample;
+pub use timeframe::{ParseTimeframeError, Timeframe};
+pub use validate::{Quality, base_interval, validate};
+pub use write::{to_dataframe, write};

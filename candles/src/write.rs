@@ -1,0 +1,75 @@
+//! Writing candles as Parquet (zstd) and Arrow IPC, atomically: a temporary
+//! file in the target folder, renamed into place, so a failed write leaves
+//! nothing behind and readers never see half a file.
+
+use std::io::Write;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::frame::CandlesView;
+use crate::load::FileFormat;
+
+/// The columns as a Polars frame: `ts` as a UTC datetime in milliseconds (so
+/// that Polars and pandas show times), prices and volume as f64.
+pub fn to_dataframe(c: CandlesView<'_>) -> PolarsResult<DataFrame> {
+    let ts = Column::new("ts".into(), c.ts).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
+    DataFrame::new(
+        c.len(),
+        vec![
+            ts,
+            Column::new("open".into(), c.open),
+            Column::new("high".into(), c.high),
+            Column::new("low".into(), c.low),
+            Column::new("close".into(), c.close),
+            Column::new("volume".into(), c.volume),
+        ],
+    )
+}
+
+/// Writes `c` to `path` as Parquet (zstd) or Arrow IPC, creating the folder.
+pub fn write(c: CandlesView<'_>, path: &Path, format: FileFormat) -> Result<()> {
+    let io = |source| Error::Io { file: path.to_owned(), source };
+    let fmt_err = |e: PolarsError| Error::Format { file: path.to_owned(), message: e.to_string() };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut df = to_dataframe(c).map_err(fmt_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".bt-write-");
+    // Temporary files are private (0600); the dataset is an ordinary file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+    match format {
+        FileFormat::Parquet => {
+            ParquetWriter::new(tmp.as_file_mut())
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(fmt_err)?;
+        }
+        FileFormat::Ipc => {
+            IpcWriter::new(tmp.as_file_mut()).finish(&mut df).map_err(fmt_err)?;
+        }
+        FileFormat::Csv => {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            write_csv(c, &mut w).map_err(io)?;
+            w.flush().map_err(io)?;
+        }
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Plain CSV: `ts,open,high,low,close,volume` with `ts` in epoch milliseconds.
+fn write_csv(c: CandlesView<'_>, w: &mut impl Write) -> std::io::Result<()> {
+    writeln!(w, "ts,open,high,low,close,volume")?;
+    for i in 0..c.len() {
+        writeln!(w, "{},{},{},{},{},{}", c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])?;
+    }
+    Ok(())
+}
