@@ -1,0 +1,329 @@
+//! `bt data ...`: the candle catalog from the command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bt_candles::{
+    Candles, Catalog, FileFormat, GenerateSpec, LoadOptions, TimeRange, Timeframe, generate, load,
+    normalise_ticker, resample, time,
+};
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct CatalogArg {
+    /// Root of the dataset catalog (`<root>/<TICKER>/<timeframe>.parquet`).
+    #[arg(long, env = "BT_CATALOG", default_value = "data")]
+    catalog: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Validate a CSV, Parquet or Arrow file and store it in the catalog as Parquet.
+    Import {
+        /// The file to import (.csv, .txt, .parquet, .arrow, .ipc, .feather).
+        file: PathBuf,
+        /// Ticker to store it under (stored upper case).
+        #[arg(long)]
+        ticker: String,
+        /// Timeframe of the file; inferred from the timestamps when omitted,
+        /// and checked against them when given.
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
+        /// Sort rows and drop duplicate timestamps (keeping the last) instead of failing.
+        #[arg(long)]
+        sort_dedup: bool,
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
+    /// Rows, time range, timeframe, gaps and prices of a file or a catalog dataset.
+    Inspect {
+        /// A file path, or TICKER/TIMEFRAME from the catalog (e.g. BTCUSD/1h).
+        target: String,
+        /// Only bars at or after this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<i64>,
+        /// Only bars before this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<i64>,
+        /// Sort rows and drop duplicate timestamps instead of failing.
+        #[arg(long)]
+        sort_dedup: bool,
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
+    /// List the catalog's datasets.
+    List {
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
+    /// Resample a catalog dataset to a longer timeframe and store it.
+    Resample {
+        #[arg(long)]
+        ticker: String,
+        /// Target timeframe.
+        #[arg(long)]
+        to: Timeframe,
+        /// Source timeframe; the longest stored one that divides the target when omitted.
+        #[arg(long)]
+        from: Option<Timeframe>,
+        /// Keep an incomplete last bucket.
+        #[arg(long)]
+        keep_incomplete: bool,
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
+    /// Generate a deterministic synthetic dataset (seeded geometric random walk).
+    Generate {
+        #[arg(long)]
+        ticker: String,
+        /// Number of bars.
+        #[arg(long, default_value_t = 43_200)]
+        bars: usize,
+        /// Random seed; the same seed gives the same bars byte for byte.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "1m")]
+        timeframe: Timeframe,
+        /// Open time of the first bar (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = parse_time, default_value = "2024-01-01")]
+        start: i64,
+        /// Price of the first bar.
+        #[arg(long, default_value_t = 100.0)]
+        price: f64,
+        /// Write to this file (.parquet, .arrow or .csv) instead of the catalog.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    time::parse_timestamp_text(s).ok_or_else(|| format!("{s:?} is not a date or RFC 3339 time"))
+}
+
+pub fn run(cmd: DataCommand, out: &mut impl Write) -> Result<()> {
+    match cmd {
+        DataCommand::Import { file, ticker, timeframe, sort_dedup, catalog } => {
+            import(&file, &ticker, timeframe, sort_dedup, &Catalog::new(catalog.catalog), out)
+        }
+        DataCommand::Inspect { target, from, to, sort_dedup, catalog } => {
+            inspect(&target, TimeRange::new(from, to), sort_dedup, &Catalog::new(catalog.catalog), out)
+        }
+        DataCommand::List { catalog } => list(&Catalog::new(catalog.catalog), out),
+        DataCommand::Resample { ticker, to, from, keep_incomplete, catalog } => {
+            resample_cmd(&ticker, from, to, keep_incomplete, &Catalog::new(catalog.catalog), out)
+        }
+        DataCommand::Generate { ticker, bars, seed, timeframe, start, price, out: file, catalog } => {
+            if bars == 0 {
+                bail!("--bars must be at least 1");
+            }
+            if !(price.is_finite() && price > 0.0) {
+                bail!("--price must be a positive number, got {price}");
+            }
+            let ticker = normalise_ticker(&ticker)?;
+            let spec = GenerateSpec {
+                bars,
+                seed,
+                timeframe,
+                start_ms: start,
+                start_price: price,
+                ..GenerateSpec::default()
+            };
+            let candles = generate(&spec);
+            let path = match file {
+                Some(path) => {
+                    let format = FileFormat::from_path(&path).with_context(|| {
+                        format!("{}: unknown extension (use .parquet, .arrow or .csv)", path.display())
+                    })?;
+                    bt_candles::write(candles.view(), &path, format)?;
+                    path
+                }
+                None => Catalog::new(catalog.catalog).write(&ticker, timeframe, candles.view())?,
+            };
+            writeln!(out, "generated {ticker} {timeframe}: {bars} bars, seed {seed} -> {}", path.display())?;
+            Ok(())
+        }
+    }
+}
+
+fn import(
+    file: &Path,
+    ticker: &str,
+    timeframe: Option<Timeframe>,
+    sort_dedup: bool,
+    catalog: &Catalog,
+    out: &mut impl Write,
+) -> Result<()> {
+    let ticker = normalise_ticker(ticker)?;
+    let loaded = load(file, &LoadOptions::default().with_sort_dedup(sort_dedup))?;
+    let c = &loaded.candles;
+    let step = c.quality().interval_ms;
+    let inferred = step.and_then(Timeframe::from_duration_ms);
+    let tf = match (timeframe, inferred) {
+        (Some(given), Some(found)) if given != found => {
+            bail!("{}: --timeframe {given} but the bars are {found} apart", file.display())
+        }
+        (Some(given), _) => given,
+        (None, Some(found)) => found,
+        (None, None) => bail!(
+            "{}: cannot infer the timeframe (step {}); pass --timeframe",
+            file.display(),
+            step.map_or_else(|| "unknown: fewer than two bars".to_owned(), |s| format!("{s} ms"))
+        ),
+    };
+    let path = catalog.write(&ticker, tf, c.view())?;
+    writeln!(
+        out,
+        "imported {} rows of {ticker} {tf} ({} .. {}) -> {}",
+        c.len(),
+        time::format_ms(c.ts()[0]),
+        time::format_ms(c.ts()[c.len() - 1]),
+        path.display()
+    )?;
+    report_fixes(&loaded, out)?;
+    report_gaps(c, out)?;
+    Ok(())
+}
+
+fn report_fixes(loaded: &bt_candles::Loaded, out: &mut impl Write) -> Result<()> {
+    if loaded.reordered || loaded.duplicates_removed > 0 {
+        writeln!(
+            out,
+            "sorted: {}; duplicates removed (last kept): {}",
+            if loaded.reordered { "yes" } else { "no" },
+            loaded.duplicates_removed
+        )?;
+    }
+    Ok(())
+}
+
+fn report_gaps(c: &Candles, out: &mut impl Write) -> Result<()> {
+    let q = c.quality();
+    if q.gaps > 0 {
+        writeln!(out, "warning: {} gaps, largest {} between bars", q.gaps, duration(q.largest_gap_ms))?;
+    }
+    Ok(())
+}
+
+fn duration(ms: i64) -> String {
+    let (d, h, m, s) = (ms / 86_400_000, ms / 3_600_000 % 24, ms / 60_000 % 60, ms / 1000 % 60);
+    let mut parts = Vec::new();
+    for (v, u) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
+        if v > 0 {
+            parts.push(format!("{v}{u}"));
+        }
+    }
+    if parts.is_empty() { format!("{ms}ms") } else { parts.join("") }
+}
+
+fn inspect(
+    target: &str,
+    range: TimeRange,
+    sort_dedup: bool,
+    catalog: &Catalog,
+    out: &mut impl Write,
+) -> Result<()> {
+    let as_path = Path::new(target);
+    let catalog_ref = target.split_once('/').and_then(|(t, tf)| Some((t, tf.parse::<Timeframe>().ok()?)));
+    let (candles, source, fixes) = match catalog_ref {
+        Some((ticker, tf)) if !as_path.is_file() => {
+            let l = catalog.load(ticker, tf, range)?;
+            let src = match l.resampled_from {
+                Some(from) => format!("{} (resampled from {from})", catalog.path(ticker, tf)?.display()),
+                None => catalog.path(ticker, tf)?.display().to_string(),
+            };
+            (l.candles, src, None)
+        }
+        _ => {
+            let l = load(as_path, &LoadOptions::default().with_range(range).with_sort_dedup(sort_dedup))?;
+            (l.candles.clone(), target.to_owned(), Some(l))
+        }
+    };
+    writeln!(out, "source     {source}")?;
+    writeln!(out, "rows       {}", candles.len())?;
+    if candles.is_empty() {
+        return Ok(());
+    }
+    let q = candles.quality();
+    let tf = q.interval_ms.map_or_else(
+        || "unknown (one bar)".to_owned(),
+        |s| {
+            Timeframe::from_duration_ms(s)
+                .map_or_else(|| format!("none ({} between bars)", duration(s)), |t| t.to_string())
+        },
+    );
+    writeln!(out, "timeframe  {tf}")?;
+    writeln!(out, "first      {}", time::format_ms(candles.ts()[0]))?;
+    writeln!(out, "last       {}", time::format_ms(candles.ts()[candles.len() - 1]))?;
+    if q.gaps > 0 {
+        writeln!(out, "gaps       {} (largest {} between bars)", q.gaps, duration(q.largest_gap_ms))?;
+    } else {
+        writeln!(out, "gaps       0")?;
+    }
+    let lo = candles.low().iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = candles.high().iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    writeln!(out, "price      low {lo} high {hi}")?;
+    writeln!(out, "close      first {} last {}", candles.close()[0], candles.close()[candles.len() - 1])?;
+    writeln!(out, "volume     total {:.3}", candles.volume().iter().sum::<f64>())?;
+    if let Some(l) = fixes {
+        report_fixes(&l, out)?;
+    }
+    Ok(())
+}
+
+fn list(catalog: &Catalog, out: &mut impl Write) -> Result<()> {
+    let items = catalog.list()?;
+    if items.is_empty() {
+        writeln!(out, "no datasets in {}", catalog.root().display())?;
+        return Ok(());
+    }
+    writeln!(out, "{:<12} {:<4} {:>9}  {:<20}  {:<20}", "ticker", "tf", "rows", "first", "last")?;
+    for d in items {
+        let t = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), time::format_ms);
+        writeln!(
+            out,
+            "{:<12} {:<4} {:>9}  {:<20}  {:<20}",
+            d.ticker,
+            d.timeframe.to_string(),
+            d.rows,
+            t(d.first_ms),
+            t(d.last_ms)
+        )?;
+    }
+    Ok(())
+}
+
+fn resample_cmd(
+    ticker: &str,
+    from: Option<Timeframe>,
+    to: Timeframe,
+    keep_incomplete: bool,
+    catalog: &Catalog,
+    out: &mut impl Write,
+) -> Result<()> {
+    let from = match from {
+        Some(f) => f,
+        None => Timeframe::ALL
+            .into_iter()
+            .rev()
+            .filter(|s| s.duration_ms() < to.duration_ms() && to.duration_ms() % s.duration_ms() == 0)
+            .find(|s| catalog.path(ticker, *s).is_ok_and(|p| p.exists()))
+            .with_context(|| format!("no stored timeframe of {ticker} to resample to {to} from"))?,
+    };
+    let src = catalog.load(ticker, from, TimeRange::ALL)?;
+    if src.resampled_from.is_some() {
+        bail!("{ticker}/{from} is not stored in {}", catalog.root().display());
+    }
+    let r = resample(src.candles.view(), from.duration_ms(), to, keep_incomplete)?;
+    let path = catalog.write(ticker, to, r.view())?;
+    writeln!(
+        out,
+        "resampled {} {from} bars to {} {to} bars -> {}",
+        src.candles.len(),
+        r.len(),
+        path.display()
+    )?;
+    Ok(())
+}

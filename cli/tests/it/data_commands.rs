@@ -1,0 +1,92 @@
+use crate::{bt, repo_root};
+
+#[test]
+fn generate_list_inspect_resample_import() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    let r = bt(
+        &["data", "generate", "--ticker", "abc", "--bars", "2880", "--seed", "9", "--catalog", "cat"],
+        cwd,
+    );
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout, "generated ABC 1m: 2880 bars, seed 9 -> cat/ABC/1m.parquet\n");
+
+    let r = bt(&["data", "resample", "--ticker", "ABC", "--to", "4h", "--catalog", "cat"], cwd);
+    assert_eq!(r.stdout, "resampled 2880 1m bars to 12 4h bars -> cat/ABC/4h.parquet\n", "{r:?}");
+
+    let r = bt(&["data", "list", "--catalog", "cat"], cwd);
+    assert_eq!(
+        r.stdout,
+        "ticker       tf        rows  first                 last                \n\
+         ABC          1m        2880  2024-01-01T00:00:00Z  2024-01-02T23:59:00Z\n\
+         ABC          4h          12  2024-01-01T00:00:00Z  2024-01-02T20:00:00Z\n"
+    );
+
+    let r = bt(&["data", "inspect", "ABC/1d", "--catalog", "cat"], cwd);
+    assert!(r.ok, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "source     cat/ABC/1d.parquet (resampled from 4h)");
+    assert_eq!(
+        lines[1..5],
+        [
+            "rows       2",
+            "timeframe  1d",
+            "first      2024-01-01T00:00:00Z",
+            "last       2024-01-02T00:00:00Z"
+        ]
+    );
+
+    // Export a CSV and import it back under another ticker: same bars.
+    let r = bt(&["data", "generate", "--ticker", "x", "--bars", "600", "--seed", "9", "--out", "x.csv"], cwd);
+    assert!(r.ok, "{r:?}");
+    let r = bt(&["data", "import", "x.csv", "--ticker", "xyz", "--catalog", "cat"], cwd);
+    assert_eq!(
+        r.stdout,
+        "imported 600 rows of XYZ 1m (2024-01-01T00:00:00Z .. 2024-01-01T09:59:00Z) -> cat/XYZ/1m.parquet\n",
+        "{r:?}"
+    );
+    let a = bt(&["data", "inspect", "XYZ/1m", "--catalog", "cat"], cwd).stdout;
+    let b = bt(&["data", "inspect", "x.csv"], cwd).stdout;
+    assert_eq!(a.lines().skip(1).collect::<Vec<_>>(), b.lines().skip(1).collect::<Vec<_>>());
+}
+
+#[test]
+fn bad_input_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    let fixture = repo_root().join("candles/tests/fixtures/bad_high.csv");
+    let f = fixture.to_str().expect("utf-8 path");
+    let r = bt(&["data", "import", f, "--ticker", "BAD", "--catalog", "cat"], cwd);
+    assert!(!r.ok);
+    assert_eq!(
+        r.stderr,
+        format!("error: {f}: row 5, column high: high 100.5 is below max(open, close) 104\n")
+    );
+    assert!(!cwd.join("cat").exists());
+
+    let ok = repo_root().join("candles/tests/fixtures/ok_ms.csv");
+    let r = bt(&["data", "import", ok.to_str().expect("utf-8"), "--ticker", "OK", "--timeframe", "5m"], cwd);
+    assert!(!r.ok);
+    assert!(r.stderr.ends_with("ok_ms.csv: --timeframe 5m but the bars are 1m apart\n"), "{r:?}");
+
+    let r = bt(&["data", "generate", "--ticker", "../up", "--bars", "10"], cwd);
+    assert_eq!(r.stderr, "error: invalid ticker \"../up\": use letters, digits, '-', '_' and '.'\n");
+    let r = bt(&["data", "inspect", "NOPE/1h", "--catalog", "cat"], cwd);
+    assert_eq!(
+        r.stderr,
+        "error: no dataset NOPE/1h in catalog cat (nor a lower timeframe to resample from)\n"
+    );
+    assert_eq!(std::fs::read_dir(cwd).expect("dir").count(), 0);
+}
+
+#[test]
+fn sort_dedup_is_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = repo_root().join("candles/tests/fixtures/ok_unsorted_dups.csv");
+    let r = bt(
+        &["data", "import", f.to_str().expect("utf-8"), "--ticker", "D", "--sort-dedup", "--catalog", "c"],
+        dir.path(),
+    );
+    assert!(r.ok, "{r:?}");
+    assert!(r.stdout.ends_with("sorted: yes; duplicates removed (last kept): 1\n"), "{r:?}");
+}

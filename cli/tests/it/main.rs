@@ -1,0 +1,34 @@
+//! End-to-end tests of the `bt` binary: one binary, one module per topic.
+
+mod data_commands;
+mod sample_data;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Output of one `bt` run.
+#[derive(Debug)]
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn bt(args: &[&str], cwd: &Path) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_bt"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BT_CATALOG")
+        .env_remove("BT_LOG")
+        .output()
+        .expect("run bt");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
