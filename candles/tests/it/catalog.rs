@@ -14,7 +14,8 @@ fn list_load_and_resample_on_load() {
     std::fs::write(dir.path().join("BTCUSD/notes.txt"), "ignored").expect("write");
 
     let list = cat.list().expect("list");
-    let rows: Vec<(String, Timeframe, usize, Option<i64>, Option<i64>)> =
+    type Row = (String, Timeframe, usize, Option<i64>, Option<i64>);
+    let rows: Vec<Row> =
         list.iter().map(|d| (d.ticker.clone(), d.timeframe, d.rows, d.first_ms, d.last_ms)).collect();
     assert_eq!(
         rows,
