@@ -5,3 +5,5 @@
 //! and returns values.
 
 pub mod indicators;
+pub mod metrics;
+pub mod sim;
