@@ -1,9 +1,13 @@
-//! The bt engine: indicators over candle columns (and, as issues land, signal
-//! rules, the position simulator, metrics, bundles and the parallel sweep).
+//! The bt engine: indicators, signal rules, the position simulator, metrics,
+//! bundle specs and their expansion into variants, and the parallel sweep.
 //!
 //! This crate does no IO and reads no environment: it takes slices and specs
 //! and returns values.
 
+pub mod bundle;
+pub mod cache;
 pub mod indicators;
 pub mod metrics;
 pub mod sim;
+pub mod strategy;
+pub mod sweep;

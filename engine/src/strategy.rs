@@ -1,0 +1,253 @@
+//! Signal rules: each strategy turns indicator columns into one signal per
+//! bar, +1 (bullish), -1 (bearish) or 0, decided at the bar's close.
+//!
+//! A cross is strict on both bars: `a` crosses above `b` at `t` when
+//! `a[t-1] < b[t-1]` and `a[t] > b[t]` (below: the mirror). Comparisons with
+//! NaN are false, so no signal fires during an indicator's warm-up.
+
+use std::fmt;
+
+use bt_candles::CandlesView;
+
+use crate::cache::{IndicatorCache, IndicatorKey};
+
+/// Bollinger band rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BandMode {
+    /// Bullish when the close crosses above the upper band, bearish below the lower.
+    Breakout,
+    /// Bullish when the close crosses below the lower band, bearish above the upper.
+    Reversion,
+}
+
+/// A strategy with concrete parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Strategy {
+    /// Fast SMA of the close crossing the slow one.
+    SmaCross {
+        fast: usize,
+        slow: usize,
+    },
+    EmaCross {
+        fast: usize,
+        slow: usize,
+    },
+    /// Bullish when RSI crosses up through `lower`, bearish when it crosses down through `upper`.
+    Rsi {
+        period: usize,
+        lower: f64,
+        upper: f64,
+    },
+    /// MACD line crossing its signal line.
+    MacdCross {
+        fast: usize,
+        slow: usize,
+        signal: usize,
+    },
+    Bollinger {
+        period: usize,
+        k: f64,
+        mode: BandMode,
+    },
+    /// Bullish when the SuperTrend direction flips up, bearish when it flips down.
+    Supertrend {
+        period: usize,
+        multiplier: f64,
+    },
+    /// Bullish when the close exceeds the previous bar's `period`-bar high,
+    /// bearish when it falls below the previous bar's `period`-bar low.
+    Donchian {
+        period: usize,
+    },
+}
+
+impl Strategy {
+    /// The strategy kinds and their parameters, in bundle order.
+    pub const KINDS: [(&'static str, &'static [&'static str]); 7] = [
+        ("sma_cross", &["fast", "slow"]),
+        ("ema_cross", &["fast", "slow"]),
+        ("rsi", &["period", "lower", "upper"]),
+        ("macd_cross", &["fast", "slow", "signal"]),
+        ("bollinger", &["period", "k", "mode"]),
+        ("supertrend", &["period", "multiplier"]),
+        ("donchian", &["period"]),
+    ];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SmaCross { .. } => "sma_cross",
+            Self::EmaCross { .. } => "ema_cross",
+            Self::Rsi { .. } => "rsi",
+            Self::MacdCross { .. } => "macd_cross",
+            Self::Bollinger { .. } => "bollinger",
+            Self::Supertrend { .. } => "supertrend",
+            Self::Donchian { .. } => "donchian",
+        }
+    }
+
+    /// Parameter values as text, in `KINDS` order.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        match *self {
+            Self::SmaCross { fast, slow } | Self::EmaCross { fast, slow } => {
+                vec![("fast", fast.to_string()), ("slow", slow.to_string())]
+            }
+            Self::Rsi { period, lower, upper } => {
+                vec![
+                    ("period", period.to_string()),
+                    ("lower", lower.to_string()),
+                    ("upper", upper.to_string()),
+                ]
+            }
+            Self::MacdCross { fast, slow, signal } => {
+                vec![("fast", fast.to_string()), ("slow", slow.to_string()), ("signal", signal.to_string())]
+            }
+            Self::Bollinger { period, k, mode } => vec![
+                ("period", period.to_string()),
+                ("k", k.to_string()),
+                ("mode", if mode == BandMode::Breakout { "breakout" } else { "reversion" }.to_owned()),
+            ],
+            Self::Supertrend { period, multiplier } => {
+                vec![("period", period.to_string()), ("multiplier", multiplier.to_string())]
+            }
+            Self::Donchian { period } => vec![("period", period.to_string())],
+        }
+    }
+
+    /// Writes the signal of every bar into `out` (length of the candles).
+    pub fn signals(&self, c: CandlesView<'_>, cache: &IndicatorCache, out: &mut [i8]) {
+        let n = c.len().min(out.len());
+        out[..n].fill(0);
+        match *self {
+            Self::SmaCross { fast, slow } => {
+                let (a, b) = (cache.get(c, IndicatorKey::Sma(fast)), cache.get(c, IndicatorKey::Sma(slow)));
+                cross(&a[0], &b[0], out);
+            }
+            Self::EmaCross { fast, slow } => {
+                let (a, b) = (cache.get(c, IndicatorKey::Ema(fast)), cache.get(c, IndicatorKey::Ema(slow)));
+                cross(&a[0], &b[0], out);
+            }
+            Self::Rsi { period, lower, upper } => {
+                let r = cache.get(c, IndicatorKey::Rsi(period));
+                let r = &r[0];
+                for t in 1..n {
+                    if r[t - 1] < lower && r[t] > lower {
+                        out[t] = 1;
+                    } else if r[t - 1] > upper && r[t] < upper {
+                        out[t] = -1;
+                    }
+                }
+            }
+            Self::MacdCross { fast, slow, signal } => {
+                let m = cache.get(c, IndicatorKey::Macd(fast, slow, signal));
+                cross(&m[0], &m[1], out);
+            }
+            Self::Bollinger { period, k, mode } => {
+                let b = cache.get(c, IndicatorKey::Bbands(period, k.to_bits()));
+                let (upper, lower) = (&b[0], &b[2]);
+                for t in 1..n {
+                    let (p, x) = (c.close[t - 1], c.close[t]);
+                    let above = p < upper[t - 1] && x > upper[t];
+                    let below = p > lower[t - 1] && x < lower[t];
+                    out[t] = match mode {
+                        BandMode::Breakout => i8::from(above) - i8::from(below),
+                        BandMode::Reversion => i8::from(below) - i8::from(above),
+                    };
+                }
+            }
+            Self::Supertrend { period, multiplier } => {
+                let s = cache.get(c, IndicatorKey::Supertrend(period, multiplier.to_bits()));
+                let d = &s[1];
+                for t in 1..n {
+                    if d[t - 1] < 0.0 && d[t] > 0.0 {
+                        out[t] = 1;
+                    } else if d[t - 1] > 0.0 && d[t] < 0.0 {
+                        out[t] = -1;
+                    }
+                }
+            }
+            Self::Donchian { period } => {
+                let ch = cache.get(c, IndicatorKey::Donchian(period));
+                let (upper, lower) = (&ch[0], &ch[2]);
+                for t in 1..n {
+                    if c.close[t] > upper[t - 1] {
+                        out[t] = 1;
+                    } else if c.close[t] < lower[t - 1] {
+                        out[t] = -1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let params: Vec<String> = self.params().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        write!(f, "{}({})", self.kind(), params.join(","))
+    }
+}
+
+/// +1 where `a` crosses above `b`, -1 where it crosses below (strict on both bars).
+pub fn cross(a: &[f64], b: &[f64], out: &mut [i8]) {
+    let n = a.len().min(b.len()).min(out.len());
+    for t in 1..n {
+        let up = a[t - 1] < b[t - 1] && a[t] > b[t];
+        let down = a[t - 1] > b[t - 1] && a[t] < b[t];
+        out[t] = i8::from(up) - i8::from(down);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bt_candles::Columns;
+
+    use super::*;
+
+    #[test]
+    fn cross_is_strict_on_both_bars() {
+        let a = [1.0, 3.0, 3.0, 4.0, 1.0, f64::NAN, 5.0];
+        let b = [2.0, 2.0, 3.0, 3.0, 2.0, 2.0, 2.0];
+        let mut out = [9i8; 7];
+        cross(&a, &b, &mut out[..]);
+        // t1: 1<2 and 3>2 -> +1; t2: equal -> 0; t3: 3==3 before -> 0; t4: 4>3, 1<2 -> -1; NaN -> 0.
+        assert_eq!(&out[1..], &[1, 0, 0, -1, 0, 0]);
+    }
+
+    fn closes(v: &[f64]) -> Columns {
+        let mut c = Columns::default();
+        for (i, &x) in v.iter().enumerate() {
+            c.push(i as i64 * 60_000, x, x, x, x, 1.0);
+        }
+        c
+    }
+
+    #[test]
+    fn sma_cross_signals_on_the_crossing_bar() {
+        // SMA(1) is the close; SMA(3) lags: the close crosses it upward at t=4, downward at t=7.
+        let c = closes(&[10.0, 9.0, 8.0, 7.0, 12.0, 13.0, 14.0, 5.0, 4.0]);
+        let cache = IndicatorCache::default();
+        let mut out = vec![0i8; 9];
+        Strategy::SmaCross { fast: 1, slow: 3 }.signals(c.view(), &cache, &mut out);
+        assert_eq!(out, [0, 0, 0, 0, 1, 0, 0, -1, 0]);
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn rsi_thresholds() {
+        // Down, down, then up: RSI(1) is 0 after a fall and 100 after a rise.
+        let c = closes(&[10.0, 9.0, 8.0, 9.0, 10.0, 9.0]);
+        let mut out = vec![0i8; 6];
+        Strategy::Rsi { period: 1, lower: 30.0, upper: 70.0 }.signals(
+            c.view(),
+            &IndicatorCache::default(),
+            &mut out,
+        );
+        assert_eq!(out, [0, 0, 0, 1, 0, -1]);
+    }
+
+    #[test]
+    fn display_names_parameters() {
+        let s = Strategy::Bollinger { period: 20, k: 2.0, mode: BandMode::Reversion };
+        assert_eq!(s.to_string(), "bollinger(period=20,k=2,mode=reversion)");
+    }
+}
