@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod data;
+mod run;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,6 +27,8 @@ enum Command {
     /// Candle datasets: import, inspect, list, resample, generate.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Run a bundle on the local catalog (no database) and rank its variants.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd, &mut out),
+        Command::Run(args) => run::run(args, &mut out),
     };
     let _ = out.flush();
     match result {

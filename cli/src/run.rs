@@ -1,0 +1,403 @@
+//! `bt run`: a bundle on the local catalog, no database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bt_candles::{Candles, Catalog, time};
+use bt_engine::bundle::{Bundle, Limits, Money};
+use bt_engine::metrics::Metrics;
+use bt_engine::sim::Detail;
+use bt_engine::sweep::{SweepControl, VariantResult, run_variant, sweep};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Bundle spec (.toml or .json).
+    bundle: PathBuf,
+    /// Root of the dataset catalog.
+    #[arg(long, env = "BT_CATALOG", default_value = "data")]
+    catalog: PathBuf,
+    /// Rows of the ranked table printed at the end.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Metric to rank by (sharpe, total_return, sortino, calmar, max_drawdown, ...).
+    #[arg(long, default_value = "sharpe")]
+    sort: String,
+    /// Rank ascending instead of descending.
+    #[arg(long)]
+    ascending: bool,
+    /// Write every variant's metrics here (.parquet, .csv or .json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "BT_THREADS")]
+    threads: Option<usize>,
+    /// Run only this variant, in detail.
+    #[arg(long)]
+    variant: Option<u64>,
+    /// With --variant: write its trades here (.csv).
+    #[arg(long, requires = "variant")]
+    trades: Option<PathBuf>,
+    /// With --variant: write its equity curve here (.csv).
+    #[arg(long, requires = "variant")]
+    equity: Option<PathBuf>,
+    /// Most variants a bundle may expand to.
+    #[arg(long, default_value_t = Limits::default().max_variants)]
+    max_variants: u64,
+}
+
+/// Reads and validates a bundle file.
+pub fn read_bundle(path: &Path, limits: Limits) -> Result<Bundle> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let bundle = if json { Bundle::from_json(&text, limits) } else { Bundle::from_toml(&text, limits) };
+    bundle.with_context(|| format!("{}: invalid bundle", path.display()))
+}
+
+fn load_datasets(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<Candles>> {
+    bundle
+        .datasets
+        .iter()
+        .map(|d| {
+            let l = catalog.load(&d.ticker, d.timeframe, bundle.range)?;
+            if l.candles.len() < 2 {
+                bail!(
+                    "{}/{}: {} bars in the bundle's time range; need at least 2",
+                    d.ticker,
+                    d.timeframe,
+                    l.candles.len()
+                );
+            }
+            Ok(l.candles)
+        })
+        .collect()
+}
+
+pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
+    if !args.sort.is_empty() && Metrics::NAMES.iter().all(|n| *n != args.sort) {
+        bail!("--sort {}: unknown metric (one of {})", args.sort, Metrics::NAMES.join(", "));
+    }
+    let bundle = read_bundle(&args.bundle, Limits { max_variants: args.max_variants })?;
+    let catalog = Catalog::new(&args.catalog);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = args.threads {
+        if t == 0 {
+            bail!("--threads must be at least 1");
+        }
+        pool = pool.num_threads(t);
+    }
+    let pool = pool.build().context("cannot start the thread pool")?;
+
+    if let Some(n) = args.variant {
+        if n >= bundle.count() {
+            bail!("--variant {n}: the bundle has {} variants (0..{})", bundle.count(), bundle.count());
+        }
+        let v = bundle.variant(n).context("variant")?;
+        let d = &bundle.datasets[v.dataset];
+        let candles = catalog.load(&d.ticker, d.timeframe, bundle.range)?.candles;
+        let (m, detail) = run_variant(&bundle, n, candles.view()).context("variant")?;
+        writeln!(out, "variant {n}: {}/{} {} {}", d.ticker, d.timeframe, v.strategy, money_text(&v.money))?;
+        for name in Metrics::NAMES {
+            writeln!(out, "  {name:<26} {}", m.get(name).map_or_else(String::new, fmt_num))?;
+        }
+        writeln!(out, "  {:<26} {}", "open_position", m.open_position)?;
+        writeln!(out, "  {:<26} {}", "liquidated", m.liquidated)?;
+        if let Some(p) = &args.trades {
+            write_trades(p, &detail)?;
+            writeln!(out, "{} trades -> {}", detail.trades.len(), p.display())?;
+        }
+        if let Some(p) = &args.equity {
+            write_equity(p, &detail, &candles)?;
+            writeln!(out, "{} equity points -> {}", detail.equity.len(), p.display())?;
+        }
+        return Ok(());
+    }
+
+    let datasets = load_datasets(&bundle, &catalog)?;
+    let total = bundle.count();
+    let bar_variants: u64 = datasets.iter().map(|c| c.len() as u64 * bundle.per_dataset()).sum();
+    let ctl = SweepControl::default();
+    let bar = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr_with_hz(4))
+        .with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} variants, {msg}, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    let started = Instant::now();
+    let mut results: Vec<VariantResult> = Vec::with_capacity(total as usize);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| -> Result<()> {
+        let watcher = s.spawn(|| {
+            let bars_per_variant = bar_variants as f64 / total.max(1) as f64;
+            while !done.load(Ordering::Relaxed) {
+                let n = ctl.done.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_position(n);
+                bar.set_message(format!("{:.3e} bar-variants/s", n as f64 * bars_per_variant / secs));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let per = bundle.per_dataset();
+        let r = pool.install(|| -> Result<()> {
+            for (i, c) in datasets.iter().enumerate() {
+                let range = i as u64 * per..(i as u64 + 1) * per;
+                results.extend(sweep(&bundle, i, c.view(), range, &ctl)?);
+            }
+            Ok(())
+        });
+        done.store(true, Ordering::Relaxed);
+        let _ = watcher.join();
+        r
+    })?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(
+        out,
+        "{} variants on {} dataset(s), {} bar-variants in {:.2} s: {:.3e} bar-variants/s",
+        total,
+        datasets.len(),
+        bar_variants,
+        secs,
+        bar_variants as f64 / secs.max(1e-9)
+    )?;
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    let key = |i: usize| results[i].metrics.get(&args.sort).unwrap_or(f64::NAN);
+    order.sort_by(|&a, &b| {
+        let (x, y) = (key(a), key(b));
+        let c = if args.ascending { x.total_cmp(&y) } else { y.total_cmp(&x) };
+        // NaN last either way, then by variant index.
+        x.is_nan().cmp(&y.is_nan()).then(c).then(results[a].index.cmp(&results[b].index))
+    });
+    print_table(out, &bundle, &results, &order[..args.top.min(order.len())])?;
+    if let Some(p) = &args.out {
+        write_results(p, &bundle, &results)?;
+        writeln!(out, "{} rows -> {}", results.len(), p.display())?;
+    }
+    Ok(())
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.6}") }
+}
+
+fn money_text(m: &Money) -> String {
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |x| format!("{}%", x * 100.0));
+    format!(
+        "sl={} tp={} lev={} size={} {}",
+        pct(m.stop_loss),
+        pct(m.take_profit),
+        m.leverage,
+        m.size,
+        m.direction.as_str()
+    )
+}
+
+fn print_table(
+    out: &mut impl Write,
+    bundle: &Bundle,
+    results: &[VariantResult],
+    rows: &[usize],
+) -> Result<()> {
+    writeln!(
+        out,
+        "{:>4} {:>9}  {:<16} {:<34} {:<34} {:>7} {:>10} {:>8} {:>8} {:>7}",
+        "rank", "variant", "dataset", "strategy", "money", "trades", "return%", "sharpe", "maxdd%", "win%"
+    )?;
+    for (rank, &i) in rows.iter().enumerate() {
+        let r = &results[i];
+        let v = bundle.variant(r.index).context("variant")?;
+        let d = &bundle.datasets[v.dataset];
+        let m = &r.metrics;
+        writeln!(
+            out,
+            "{:>4} {:>9}  {:<16} {:<34} {:<34} {:>7} {:>10.2} {:>8.3} {:>8.2} {:>7.1}",
+            rank + 1,
+            r.index,
+            format!("{}/{}", d.ticker, d.timeframe),
+            v.strategy.to_string(),
+            money_text(&v.money),
+            m.trades,
+            m.total_return * 100.0,
+            m.sharpe,
+            m.max_drawdown * 100.0,
+            m.win_rate * 100.0
+        )?;
+    }
+    Ok(())
+}
+
+/// One column per parameter and metric, one row per variant.
+fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame> {
+    let n = results.len();
+    let variants: Vec<_> =
+        results.iter().map(|r| bundle.variant(r.index).context("variant")).collect::<Result<_>>()?;
+    let mut cols: Vec<Column> = vec![
+        Column::new("variant".into(), results.iter().map(|r| r.index).collect::<Vec<u64>>()),
+        Column::new(
+            "ticker".into(),
+            variants.iter().map(|v| bundle.datasets[v.dataset].ticker.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "timeframe".into(),
+            variants.iter().map(|v| bundle.datasets[v.dataset].timeframe.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new("strategy".into(), variants.iter().map(|v| v.strategy.kind()).collect::<Vec<_>>()),
+    ];
+    let names: Vec<&str> =
+        variants.first().map(|v| v.strategy.params().iter().map(|p| p.0).collect()).unwrap_or_default();
+    for (k, name) in names.iter().enumerate() {
+        let vals: Vec<String> = variants.iter().map(|v| v.strategy.params()[k].1.clone()).collect();
+        let nums: Option<Vec<f64>> = vals.iter().map(|s| s.parse::<f64>().ok()).collect();
+        cols.push(match nums {
+            Some(v) => Column::new((*name).into(), v),
+            None => Column::new((*name).into(), vals),
+        });
+    }
+    let opt = |f: fn(&Money) -> Option<f64>| {
+        variants.iter().map(|v| f(&v.money).unwrap_or(0.0)).collect::<Vec<f64>>()
+    };
+    cols.push(Column::new("stop_loss".into(), opt(|m| m.stop_loss)));
+    cols.push(Column::new("take_profit".into(), opt(|m| m.take_profit)));
+    cols.push(Column::new(
+        "leverage".into(),
+        variants.iter().map(|v| v.money.leverage).collect::<Vec<f64>>(),
+    ));
+    cols.push(Column::new("size".into(), variants.iter().map(|v| v.money.size).collect::<Vec<f64>>()));
+    cols.push(Column::new(
+        "direction".into(),
+        variants.iter().map(|v| v.money.direction.as_str()).collect::<Vec<_>>(),
+    ));
+    for name in Metrics::NAMES {
+        if name == "trades" {
+            cols.push(Column::new(
+                name.into(),
+                results.iter().map(|r| r.metrics.trades).collect::<Vec<u64>>(),
+            ));
+        } else if name == "max_drawdown_duration_ms" {
+            cols.push(Column::new(
+                name.into(),
+                results.iter().map(|r| r.metrics.max_drawdown_duration_ms).collect::<Vec<i64>>(),
+            ));
+        } else {
+            cols.push(Column::new(
+                name.into(),
+                results.iter().map(|r| r.metrics.get(name).unwrap_or(f64::NAN)).collect::<Vec<f64>>(),
+            ));
+        }
+    }
+    cols.push(Column::new(
+        "open_position".into(),
+        results.iter().map(|r| r.metrics.open_position).collect::<Vec<bool>>(),
+    ));
+    cols.push(Column::new(
+        "liquidated".into(),
+        results.iter().map(|r| r.metrics.liquidated).collect::<Vec<bool>>(),
+    ));
+    Ok(DataFrame::new(n, cols)?)
+}
+
+/// Writes through a temporary file in the same folder, renamed on success.
+fn write_atomic(path: &Path, f: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bt-out-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    f(tmp.as_file_mut()).with_context(|| format!("{}: cannot write", path.display()))?;
+    tmp.persist(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
+fn write_results(path: &Path, bundle: &Bundle, results: &[VariantResult]) -> Result<()> {
+    let mut df = results_frame(bundle, results)?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => write_atomic(path, |f| {
+            ParquetWriter::new(f).with_compression(ParquetCompression::Zstd(None)).finish(&mut df)?;
+            Ok(())
+        }),
+        "csv" => write_atomic(path, |f| {
+            CsvWriter::new(f).include_header(true).finish(&mut df)?;
+            Ok(())
+        }),
+        "json" => write_atomic(path, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            write_json(&mut w, &df)?;
+            w.flush()?;
+            Ok(())
+        }),
+        _ => bail!("{}: unknown output format (use .parquet, .csv or .json)", path.display()),
+    }
+}
+
+/// A JSON array of row objects; non-finite numbers become null.
+fn write_json(w: &mut impl Write, df: &DataFrame) -> Result<()> {
+    let cols = df.columns();
+    writeln!(w, "[")?;
+    for i in 0..df.height() {
+        let mut obj = serde_json::Map::new();
+        for c in cols {
+            let v = match c.get(i)? {
+                AnyValue::Float64(x) => {
+                    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+                }
+                AnyValue::UInt64(x) => x.into(),
+                AnyValue::Int64(x) => x.into(),
+                AnyValue::Boolean(b) => b.into(),
+                AnyValue::String(s) => s.into(),
+                other => other.to_string().into(),
+            };
+            obj.insert(c.name().to_string(), v);
+        }
+        let sep = if i + 1 < df.height() { "," } else { "" };
+        writeln!(w, "  {}{sep}", serde_json::Value::Object(obj))?;
+    }
+    writeln!(w, "]")?;
+    Ok(())
+}
+
+fn write_trades(path: &Path, d: &Detail) -> Result<()> {
+    write_atomic(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        writeln!(
+            w,
+            "side,entry_bar,entry_time,entry_price,exit_bar,exit_time,exit_price,quantity,fees,pnl,return_on_margin,reason"
+        )?;
+        for t in &d.trades {
+            writeln!(
+                w,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                if t.side > 0 { "long" } else { "short" },
+                t.entry_bar,
+                time::format_ms(t.entry_ts),
+                t.entry_price,
+                t.exit_bar,
+                time::format_ms(t.exit_ts),
+                t.exit_price,
+                t.quantity,
+                t.fees,
+                t.pnl,
+                t.return_on_margin,
+                t.reason.as_str()
+            )?;
+        }
+        w.flush()?;
+        Ok(())
+    })
+}
+
+fn write_equity(path: &Path, d: &Detail, c: &Candles) -> Result<()> {
+    write_atomic(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        writeln!(w, "time,close,equity")?;
+        for (i, e) in d.equity.iter().enumerate() {
+            writeln!(w, "{},{},{}", time::format_ms(c.ts()[i]), c.close()[i], e)?;
+        }
+        w.flush()?;
+        Ok(())
+    })
+}

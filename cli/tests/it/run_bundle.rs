@@ -1,0 +1,83 @@
+use crate::{bt, repo_root};
+
+fn example(name: &str) -> String {
+    repo_root().join("examples").join(name).to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn run_ranks_writes_every_variant_and_details_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    let catalog = repo_root().join("data");
+    let cat = catalog.to_str().expect("utf-8");
+    let r = bt(
+        &[
+            "run",
+            &example("rsi_both.json"),
+            "--catalog",
+            cat,
+            "--top",
+            "3",
+            "--out",
+            "all.csv",
+            "--threads",
+            "2",
+        ],
+        cwd,
+    );
+    assert!(r.ok, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("864 variants on 2 dataset(s), 1347840 bar-variants in "), "{}", lines[0]);
+    assert!(lines[1].starts_with("rank   variant  dataset"), "{}", lines[1]);
+    assert_eq!(lines.len(), 2 + 3 + 1);
+    assert_eq!(lines[5], "864 rows -> all.csv");
+    let csv = std::fs::read_to_string(cwd.join("all.csv")).expect("csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 865);
+    assert!(rows[0].starts_with("variant,ticker,timeframe,strategy,period,lower,upper,stop_loss,take_profit,leverage,size,direction,final_equity,"));
+    // Rows are in variant order; the top-ranked variant's final equity matches its detail run.
+    let top: u64 = lines[2].split_whitespace().nth(1).expect("variant").parse().expect("index");
+    let row: Vec<&str> = rows[top as usize + 1].split(',').collect();
+    assert_eq!(row[0], top.to_string());
+    let d = bt(
+        &[
+            "run",
+            &example("rsi_both.json"),
+            "--catalog",
+            cat,
+            "--variant",
+            &top.to_string(),
+            "--trades",
+            "t.csv",
+        ],
+        cwd,
+    );
+    assert!(d.ok, "{d:?}");
+    let fe = d.stdout.lines().find(|l| l.trim_start().starts_with("final_equity")).expect("final_equity");
+    let fe: f64 = fe.split_whitespace().nth(1).expect("value").parse().expect("number");
+    let want: f64 = row[12].parse().expect("csv number");
+    assert!((fe - want).abs() <= 1e-6 * want.abs(), "detail {fe} vs sweep {want}");
+    let trades = std::fs::read_to_string(cwd.join("t.csv")).expect("trades");
+    assert!(trades.starts_with("side,entry_bar,entry_time,entry_price,exit_bar,exit_time,exit_price,"));
+}
+
+#[test]
+fn invalid_bundles_name_file_and_field() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("b.toml"),
+        "[datasets]\ntickers = [\"BTCUSD\"]\ntimeframes = [\"1h\"]\n[strategy]\nkind = \"sma_cross\"\nfast = { start = 50, stop = 10, step = 5 }\nslow = 100\n",
+    )
+    .expect("write");
+    let r = bt(&["run", "b.toml"], dir.path());
+    assert!(!r.ok);
+    assert_eq!(r.stderr, "error: b.toml: invalid bundle: strategy.fast: start 50 > stop 10\n");
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[datasets]\ntickers = [\"NOPE\"]\ntimeframes = [\"1h\"]\n[strategy]\nkind = \"donchian\"\nperiod = 20\n",
+    )
+    .expect("write");
+    let r =
+        bt(&["run", "c.toml", "--catalog", repo_root().join("data").to_str().expect("utf-8")], dir.path());
+    assert!(r.stderr.starts_with("error: no dataset NOPE/1h in catalog "), "{r:?}");
+}
