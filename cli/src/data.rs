@@ -218,16 +218,18 @@ fn duration(ms: i64) -> String {
     if parts.is_empty() { format!("{ms}ms") } else { parts.join("") }
 }
 
-fn inspect(
+/// A file path, or TICKER/TIMEFRAME from the catalog (resampled on load if
+/// needed): the candles, a description of where they came from, and, for a
+/// file, what loading repaired.
+pub fn load_target(
     target: &str,
     range: TimeRange,
     sort_dedup: bool,
     catalog: &Catalog,
-    out: &mut impl Write,
-) -> Result<()> {
+) -> Result<(Candles, String, Option<bt_candles::Loaded>)> {
     let as_path = Path::new(target);
     let catalog_ref = target.split_once('/').and_then(|(t, tf)| Some((t, tf.parse::<Timeframe>().ok()?)));
-    let (candles, source, fixes) = match catalog_ref {
+    Ok(match catalog_ref {
         Some((ticker, tf)) if !as_path.is_file() => {
             let l = catalog.load(ticker, tf, range)?;
             let src = match l.resampled_from {
@@ -240,7 +242,17 @@ fn inspect(
             let l = load(as_path, &LoadOptions::default().with_range(range).with_sort_dedup(sort_dedup))?;
             (l.candles.clone(), target.to_owned(), Some(l))
         }
-    };
+    })
+}
+
+fn inspect(
+    target: &str,
+    range: TimeRange,
+    sort_dedup: bool,
+    catalog: &Catalog,
+    out: &mut impl Write,
+) -> Result<()> {
+    let (candles, source, fixes) = load_target(target, range, sort_dedup, catalog)?;
     writeln!(out, "source     {source}")?;
     writeln!(out, "rows       {}", candles.len())?;
     if candles.is_empty() {

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod data;
+mod indicators;
+mod output;
 mod run;
 
 #[global_allocator]
@@ -29,6 +31,8 @@ enum Command {
     Data(data::DataCommand),
     /// Run a bundle on the local catalog (no database) and rank its variants.
     Run(run::RunArgs),
+    /// Candles plus indicator columns, written as Parquet or CSV.
+    Indicators(indicators::IndicatorsArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd, &mut out),
         Command::Run(args) => run::run(args, &mut out),
+        Command::Indicators(args) => indicators::run(args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -15,6 +15,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 
+use crate::output::write_atomic;
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Bundle spec (.toml or .json).
@@ -300,30 +302,11 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
     Ok(DataFrame::new(n, cols)?)
 }
 
-/// Writes through a temporary file in the same folder, renamed on success.
-fn write_atomic(path: &Path, f: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".bt-out-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    f(tmp.as_file_mut()).with_context(|| format!("{}: cannot write", path.display()))?;
-    tmp.persist(path).with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
-}
-
 fn write_results(path: &Path, bundle: &Bundle, results: &[VariantResult]) -> Result<()> {
     let mut df = results_frame(bundle, results)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
-        "parquet" => write_atomic(path, |f| {
-            ParquetWriter::new(f).with_compression(ParquetCompression::Zstd(None)).finish(&mut df)?;
-            Ok(())
-        }),
-        "csv" => write_atomic(path, |f| {
-            CsvWriter::new(f).include_header(true).finish(&mut df)?;
-            Ok(())
-        }),
+        "parquet" | "csv" => crate::output::write_frame(path, &mut df),
         "json" => write_atomic(path, |f| {
             let mut w = std::io::BufWriter::new(f);
             write_json(&mut w, &df)?;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `bt` binary: one binary, one module per topic.
 
 mod data_commands;
+mod indicators_cmd;
 mod run_bundle;
 mod sample_data;
 

@@ -12,6 +12,7 @@
 
 pub mod average;
 pub mod momentum;
+pub mod spec;
 pub mod volatility;
 
 #[cfg(test)]
