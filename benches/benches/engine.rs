@@ -12,6 +12,10 @@ use bt_engine::sim::{Direction, NoRecord, SimParams, simulate};
 use bt_engine::strategy::Strategy;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+// bt's binaries use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BARS: usize = 1_000_000;
 
 fn bench_indicators(c: &mut Criterion) {

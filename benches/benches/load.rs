@@ -9,6 +9,10 @@ use std::hint::black_box;
 use bt_candles::{LoadOptions, TimeRange, load};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+// bt's binaries use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BARS: usize = 1_000_000;
 
 fn bench_load(c: &mut Criterion) {

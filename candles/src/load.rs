@@ -364,9 +364,15 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
     let ts_name = m.names[0].clone();
     let ts_type = schema.get(&ts_name).cloned().unwrap_or(DataType::Null);
     let with_rows = schema.get(ROW_INDEX).is_some();
-    let mut exprs: Vec<Expr> = vec![col(ts_name.clone()).alias("ts")];
-    for (f, n) in m.names.iter().enumerate().skip(1) {
-        exprs.push(col(n.clone()).strict_cast(DataType::Float64).alias(FIELDS[f]));
+    // Select the mapped columns under their own names; cast only what is not
+    // already f64 (a no-op cast still costs a pass in the query engine).
+    let mut exprs: Vec<Expr> = vec![col(ts_name.clone())];
+    for n in m.names.iter().skip(1) {
+        if exprs.iter().any(|e| matches!(e, Expr::Column(c) if c == n)) {
+            continue;
+        }
+        let is_f64 = schema.get(n) == Some(&DataType::Float64);
+        exprs.push(if is_f64 { col(n.clone()) } else { col(n.clone()).strict_cast(DataType::Float64) });
     }
     if with_rows {
         exprs.push(col(ROW_INDEX));
@@ -419,10 +425,10 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
     } else {
         RowMap::Offset(first_row)
     };
-    let mut cols = Columns::with_capacity(n);
-    cols.ts = ts_to_ms(path, df.column("ts").map_err(perr)?.as_materialized_series(), &rows)?;
-    for (f, field) in FIELDS.iter().enumerate().skip(1) {
-        let s = df.column(field).map_err(perr)?.as_materialized_series();
+    let mut cols = Columns::with_capacity(0);
+    cols.ts = ts_to_ms(path, df.column(&ts_name).map_err(perr)?.as_materialized_series(), &rows)?;
+    for (f, name) in m.names.iter().enumerate().skip(1) {
+        let s = df.column(name).map_err(perr)?.as_materialized_series();
         let ca = s.f64().map_err(perr)?;
         if ca.null_count() > 0 {
             let i = ca.iter().position(|v| v.is_none()).unwrap_or(0);
@@ -433,7 +439,7 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
                 problem: Problem::Missing,
             });
         }
-        let v: Vec<f64> = ca.into_no_null_iter().collect();
+        let v = contiguous(ca);
         match f {
             1 => cols.open = v,
             2 => cols.high = v,
@@ -460,6 +466,24 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
     Ok(Raw { cols, rows })
 }
 
+/// The values of a null-free column, copied chunk by chunk (memcpy).
+fn contiguous<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Vec<T::Native> {
+    let mut v = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        v.extend_from_slice(arr.values().as_slice());
+    }
+    v
+}
+
+/// Epoch integers to milliseconds, in place (nothing to do for milliseconds).
+fn to_ms_in_place(v: &mut [i64], unit: EpochUnit) {
+    if unit != EpochUnit::Milliseconds {
+        for x in v.iter_mut() {
+            *x = unit.int_to_ms(*x);
+        }
+    }
+}
+
 /// Converts the time column, whatever its type, to UTC milliseconds.
 fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
     let perr = |e| polars_err(path, e);
@@ -480,8 +504,9 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
                 TimeUnit::Microseconds => EpochUnit::Microseconds,
                 TimeUnit::Nanoseconds => EpochUnit::Nanoseconds,
             };
-            let phys = s.cast(&DataType::Int64).map_err(perr)?;
-            Ok(phys.i64().map_err(perr)?.into_no_null_iter().map(|v| unit.int_to_ms(v)).collect())
+            let mut v = contiguous(s.datetime().map_err(perr)?.physical());
+            to_ms_in_place(&mut v, unit);
+            Ok(v)
         }
         DataType::String => {
             let ca = s.str().map_err(perr)?;
@@ -513,7 +538,9 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
             let ca = s.cast(&DataType::Int64).map_err(perr)?;
             let ca = ca.i64().map_err(perr)?;
             let unit = EpochUnit::detect(ca.get(0).unwrap_or(0) as f64);
-            Ok(ca.into_no_null_iter().map(|v| unit.int_to_ms(v)).collect())
+            let mut v = contiguous(ca);
+            to_ms_in_place(&mut v, unit);
+            Ok(v)
         }
         t if t.is_float() => {
             let ca = s.cast(&DataType::Float64).map_err(perr)?;

@@ -63,7 +63,24 @@ fn check_price(column: &'static str, v: f64, index: usize) -> Result<(), Invalid
 /// counted, not errors.
 pub fn validate(c: CandlesView<'_>) -> Result<Quality, Invalid> {
     let n = c.len();
-    for i in 0..n {
+    // Fast path: one branch-free pass the compiler vectorises; the row-by-row
+    // loop below runs only to name the first bad row.
+    let rows_ok = (0..n).fold(true, |ok, i| {
+        let (o, h, l, cl, v) = (c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]);
+        // `x > 0.0 && x < INF` is false for NaN, zero, negatives and infinities.
+        let finite_pos = |x: f64| (x > 0.0) & (x < f64::INFINITY);
+        ok & finite_pos(o)
+            & finite_pos(h)
+            & finite_pos(l)
+            & finite_pos(cl)
+            & (v >= 0.0)
+            & (v < f64::INFINITY)
+            & (h >= o.max(cl))
+            & (l <= o.min(cl))
+    });
+    let sorted = c.ts.windows(2).fold(true, |ok, w| ok & (w[0] < w[1]));
+    let first_bad = if rows_ok && sorted { n } else { 0 };
+    for i in first_bad..n {
         let (o, h, l, cl, v) = (c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]);
         check_price("open", o, i)?;
         check_price("high", h, i)?;

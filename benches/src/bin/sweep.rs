@@ -13,6 +13,10 @@ use bt_candles::{GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};
 use bt_engine::sweep::{SweepControl, sweep};
 
+// bt's binaries use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CASE_A: &str = r#"
 [datasets]
 tickers = ["BENCH"]
