@@ -73,8 +73,7 @@ pub fn validate(c: CandlesView<'_>) -> Result<Quality, Invalid> {
             & finite_pos(h)
             & finite_pos(l)
             & finite_pos(cl)
-            & (v >= 0.0)
-            & (v < f64::INFINITY)
+            & (0.0..f64::INFINITY).contains(&v)
             & (h >= o.max(cl))
             & (l <= o.min(cl))
     });
