@@ -159,6 +159,34 @@ struct Position {
     liq: f64,
 }
 
+impl Position {
+    /// The trade record of this position ending at `bar` at `price`.
+    fn trade(
+        &self,
+        bars: CandlesView<'_>,
+        bar: usize,
+        price: f64,
+        exit_fee: f64,
+        reason: ExitReason,
+    ) -> Trade {
+        let pnl = f64::from(self.side) * self.qty * (price - self.entry) - self.entry_fee - exit_fee;
+        Trade {
+            side: self.side,
+            entry_bar: self.entry_bar,
+            entry_ts: bars.ts[self.entry_bar],
+            entry_price: self.entry,
+            exit_bar: bar,
+            exit_ts: bars.ts[bar],
+            exit_price: price,
+            quantity: self.qty,
+            fees: self.entry_fee + exit_fee,
+            pnl,
+            return_on_margin: pnl / self.margin,
+            reason,
+        }
+    }
+}
+
 /// Runs one variant. `signals[t]` is +1 (bullish), -1 (bearish) or 0 at bar
 /// `t`'s close. Returns the streaming accumulator the metrics come from.
 pub fn simulate<R: Recorder>(
@@ -186,22 +214,8 @@ pub fn simulate<R: Recorder>(
         let gross = side * pos.qty * (price - pos.entry);
         let exit_fee = pos.qty * price * fee;
         *cash += gross - exit_fee;
-        let pnl = gross - pos.entry_fee - exit_fee;
-        let t = Trade {
-            side: pos.side,
-            entry_bar: pos.entry_bar,
-            entry_ts: bars.ts[pos.entry_bar],
-            entry_price: pos.entry,
-            exit_bar: bar,
-            exit_ts: bars.ts[bar],
-            exit_price: price,
-            quantity: pos.qty,
-            fees: pos.entry_fee + exit_fee,
-            pnl,
-            return_on_margin: pnl / pos.margin,
-            reason,
-        };
-        acc.trade(pnl, t.return_on_margin, exit_fee);
+        let t = pos.trade(bars, bar, price, exit_fee, reason);
+        acc.trade(t.pnl, t.return_on_margin, exit_fee);
         rec.trade(&t);
     };
 
@@ -286,22 +300,8 @@ pub fn simulate<R: Recorder>(
     if let Some(ps) = pos {
         let last = n - 1;
         let price = bars.close[last];
-        let pnl = f64::from(ps.side) * ps.qty * (price - ps.entry) - ps.entry_fee;
         acc.open_position = true;
-        rec.trade(&Trade {
-            side: ps.side,
-            entry_bar: ps.entry_bar,
-            entry_ts: bars.ts[ps.entry_bar],
-            entry_price: ps.entry,
-            exit_bar: last,
-            exit_ts: bars.ts[last],
-            exit_price: price,
-            quantity: ps.qty,
-            fees: ps.entry_fee,
-            pnl,
-            return_on_margin: pnl / ps.margin,
-            reason: ExitReason::Open,
-        });
+        rec.trade(&ps.trade(bars, last, price, 0.0, ExitReason::Open));
     }
 }
 
