@@ -401,14 +401,14 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
                 } else {
                     col(ts_name.clone())
                 };
+                // One unit wider on both sides (floats round to the nearest ms,
+                // `ms_to_unit` floors); the exact bounds are applied after conversion.
                 let mut pred = lit(true);
                 if let Some(s) = range.start {
-                    pred = pred.and(t.clone().gt_eq(lit(unit.ms_to_unit(s))));
+                    pred = pred.and(t.clone().gt_eq(lit(unit.ms_to_unit(s) - 1)));
                 }
                 if let Some(e) = range.end {
-                    // ms_to_unit floors, so compare `< end` only where exact.
-                    let e_unit = unit.ms_to_unit(e);
-                    pred = pred.and(t.clone().lt_eq(lit(e_unit)));
+                    pred = pred.and(t.clone().lt_eq(lit(unit.ms_to_unit(e) + 1)));
                 }
                 lf = lf.filter(pred);
                 text_filter = Some(range); // exact bounds re-applied after conversion

@@ -243,7 +243,7 @@ fn num(field: &str, s: &Scalar) -> Result<f64, SpecError> {
 fn whole(field: &str, s: &Scalar) -> Result<usize, SpecError> {
     let v = num(field, s)?;
     if v < 1.0 || v.fract() != 0.0 || v > 1e7 {
-        return err(field, format!("{v} is not a whole number >= 1"));
+        return err(field, format!("{v} is not a whole number from 1 to 10000000"));
     }
     Ok(v as usize)
 }
@@ -293,8 +293,14 @@ impl Bundle {
         {
             return err("datasets.to", "must be later than datasets.from");
         }
-        let strategies = expand_strategy(&spec.strategy)?;
-        let money = expand_money(&spec.money)?;
+        // Count before expanding: a spec of huge grids gets the limit error,
+        // not an out-of-memory.
+        let budget = Budget { limit: limits.max_variants, factor: datasets.len() as u128 };
+        let money = expand_money(&spec.money, budget)?;
+        let strategies = expand_strategy(
+            &spec.strategy,
+            Budget { factor: budget.factor * money.len() as u128, ..budget },
+        )?;
         let c = &spec.costs;
         for (field, v) in [("costs.fee_bps", c.fee_bps), ("costs.slippage_bps", c.slippage_bps)] {
             if !(v.is_finite() && (0.0..10_000.0).contains(&v)) {
@@ -362,7 +368,24 @@ impl Bundle {
     }
 }
 
-fn expand_strategy(spec: &StrategySpec) -> Result<Vec<Strategy>, SpecError> {
+/// The variant limit, and what the grid being expanded is multiplied by.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    limit: u64,
+    factor: u128,
+}
+
+impl Budget {
+    fn check(&self, lens: &[usize]) -> Result<(), SpecError> {
+        let total = lens.iter().fold(self.factor, |acc, &l| acc.saturating_mul(l as u128));
+        if total > u128::from(self.limit) {
+            return err("bundle", format!("{total} variants, more than the limit of {}", self.limit));
+        }
+        Ok(())
+    }
+}
+
+fn expand_strategy(spec: &StrategySpec, budget: Budget) -> Result<Vec<Strategy>, SpecError> {
     let kinds: Vec<&str> = Strategy::KINDS.iter().map(|(k, _)| *k).collect();
     let Some((kind, names)) = Strategy::KINDS.iter().find(|(k, _)| *k == spec.kind) else {
         return err(
@@ -384,6 +407,7 @@ fn expand_strategy(spec: &StrategySpec) -> Result<Vec<Strategy>, SpecError> {
         let grid = spec.params.get(*name).map_or_else(|| err(&field, "missing"), Ok)?;
         grids.push((field.clone(), grid.values(&field)?));
     }
+    budget.check(&grids.iter().map(|g| g.1.len()).collect::<Vec<_>>())?;
     // Per-kind checks over whole grids.
     let nums = |i: usize| -> Result<Vec<f64>, SpecError> {
         grids[i].1.iter().map(|s| num(&grids[i].0, s)).collect()
@@ -492,7 +516,7 @@ fn expand_strategy(spec: &StrategySpec) -> Result<Vec<Strategy>, SpecError> {
     Ok(out)
 }
 
-fn expand_money(spec: &MoneySpec) -> Result<Vec<Money>, SpecError> {
+fn expand_money(spec: &MoneySpec, budget: Budget) -> Result<Vec<Money>, SpecError> {
     let grid = |field: &str, g: &Option<Grid>, default: Scalar| -> Result<Vec<Scalar>, SpecError> {
         match g {
             Some(g) => g.values(field),
@@ -538,6 +562,7 @@ fn expand_money(spec: &MoneySpec) -> Result<Vec<Money>, SpecError> {
             other => return err("money.direction", format!("{other:?} is not long, short or both")),
         });
     }
+    budget.check(&[stop_loss.len(), take_profit.len(), leverage.len(), size.len(), direction.len()])?;
     let mut out = Vec::new();
     for &sl in &stop_loss {
         for &tp in &take_profit {
@@ -654,13 +679,21 @@ mod tests {
             message(&with("\"both\"", "\"sideways\"")),
             "money.direction: \"sideways\" is not long, short or both"
         );
-        assert_eq!(message(&with("step = 5", "step = 2.5")), "strategy.fast: 7.5 is not a whole number >= 1");
+        assert_eq!(
+            message(&with("step = 5", "step = 2.5")),
+            "strategy.fast: 7.5 is not a whole number from 1 to 10000000"
+        );
         assert!(
             message(&with("fee_bps = 10", "fee_bps = 10\nfoo = 1"))
                 .starts_with("bundle: unknown field `foo`")
         );
         let small = Bundle::from_toml(SPEC, Limits { max_variants: 100 }).expect_err("limit").to_string();
         assert_eq!(small, "bundle: 320 variants, more than the limit of 100");
+        // Huge grids are refused by counting, before anything is expanded.
+        let huge = SPEC
+            .replace("slow = [60, 120]", "slow = { start = 60, stop = 1000059, step = 1 }")
+            .replace("stop_loss = [0, 0.02]", "stop_loss = { start = 0, stop = 0.5, step = 0.000001 }");
+        assert_eq!(message(&huge), "bundle: 40000080000000 variants, more than the limit of 50000000");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct Accumulator {
     sum_down2: f64,
     peak: f64,
     peak_ts: i64,
+    below_peak: bool,
     max_dd: f64,
     max_dd_ms: i64,
     bars_in_position: u64,
@@ -54,6 +55,7 @@ impl Accumulator {
             sum_down2: 0.0,
             peak: initial_balance,
             peak_ts: i64::MIN,
+            below_peak: false,
             max_dd: 0.0,
             max_dd_ms: 0,
             bars_in_position: 0,
@@ -84,9 +86,15 @@ impl Accumulator {
             self.peak_ts = ts;
         }
         if equity >= self.peak {
+            // A recovery ends the drawdown: its duration runs to this bar.
+            if self.peak_ts < ts && self.below_peak {
+                self.max_dd_ms = self.max_dd_ms.max(ts - self.peak_ts);
+            }
+            self.below_peak = false;
             self.peak = equity;
             self.peak_ts = ts;
         } else {
+            self.below_peak = true;
             let dd = (self.peak - equity) / self.peak;
             if dd > self.max_dd {
                 self.max_dd = dd;
@@ -265,7 +273,7 @@ mod tests {
         assert!((m.total_return - 0.1).abs() < 1e-15);
         // Peak 110 at 0h, trough 99 at 1h: 10 %; 121 at 2h, then 110: 9.09 %.
         assert!((m.max_drawdown - 0.1).abs() < 1e-15);
-        assert_eq!(m.max_drawdown_duration_ms, H); // 0h -> recovered at 2h; 2h -> 3h (end)
+        assert_eq!(m.max_drawdown_duration_ms, 2 * H); // 0h -> recovered at 2h; 2h -> 3h (end)
         assert_eq!((m.trades, m.win_rate), (3, 1.0 / 3.0));
         assert_eq!(m.profit_factor, 2.0);
         assert_eq!(m.expectancy, 5.0);

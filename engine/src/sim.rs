@@ -259,7 +259,13 @@ pub fn simulate<R: Recorder>(
                 let stop_hit = low <= ps.sl; // false when NaN
                 let liq_hit = low <= ps.liq;
                 if stop_hit && !(liq_hit && ps.liq > ps.sl) {
-                    Some((open.min(ps.sl) * (1.0 - slip), ExitReason::StopLoss))
+                    // A gap can carry the stop's fill past the liquidation price.
+                    let fill = open.min(ps.sl) * (1.0 - slip);
+                    if fill > ps.liq {
+                        Some((fill, ExitReason::StopLoss))
+                    } else {
+                        Some((ps.liq, ExitReason::Liquidation))
+                    }
                 } else if liq_hit {
                     Some((ps.liq, ExitReason::Liquidation))
                 } else if high >= ps.tp {
@@ -271,7 +277,12 @@ pub fn simulate<R: Recorder>(
                 let stop_hit = high >= ps.sl;
                 let liq_hit = high >= ps.liq;
                 if stop_hit && !(liq_hit && ps.liq < ps.sl) {
-                    Some((open.max(ps.sl) * (1.0 + slip), ExitReason::StopLoss))
+                    let fill = open.max(ps.sl) * (1.0 + slip);
+                    if fill < ps.liq {
+                        Some((fill, ExitReason::StopLoss))
+                    } else {
+                        Some((ps.liq, ExitReason::Liquidation))
+                    }
                 } else if liq_hit {
                     Some((ps.liq, ExitReason::Liquidation))
                 } else if low <= ps.tp {
@@ -446,5 +457,25 @@ mod tests {
         // A stop nearer than the liquidation price is taken instead.
         let (_, d) = run(&c, &[1, 0, 0, 0, 0], &SimParams { stop_loss: Some(0.05), ..p });
         assert_eq!((d.trades[0].exit_price, d.trades[0].reason), (95.0, ExitReason::StopLoss));
+    }
+
+    #[test]
+    fn regression_stop_gapped_past_liquidation_liquidates() {
+        // 10x long from 100 with a 5 % stop (95, nearer than the liquidation at
+        // 90); bar 2 opens at 80, past both: the loss stops at the margin.
+        let c = bars(&[(100.0, 100.0, 100.0, 100.0), (100.0, 100.0, 100.0, 100.0), (80.0, 81.0, 79.0, 80.0)]);
+        let p = SimParams { leverage: 10.0, size: 0.5, stop_loss: Some(0.05), ..params() };
+        let (acc, d) = run(&c, &[1, 0, 0], &p);
+        let t = d.trades[0];
+        assert_eq!((t.exit_price, t.reason), (90.0, ExitReason::Liquidation));
+        assert!(close(t.pnl, -500.0));
+        assert!(acc.liquidated);
+        // The mirror for a short: 10x short from 100, stop 105, liquidation 110, gap to 120.
+        let c =
+            bars(&[(100.0, 100.0, 100.0, 100.0), (100.0, 100.0, 100.0, 100.0), (120.0, 121.0, 119.0, 120.0)]);
+        let (acc, d) = run(&c, &[-1, 0, 0], &SimParams { direction: Direction::Short, ..p });
+        assert_eq!(d.trades[0].reason, ExitReason::Liquidation);
+        assert!(close(d.trades[0].exit_price, 110.0));
+        assert!(acc.liquidated);
     }
 }

@@ -85,3 +85,18 @@ fn time_range_keeps_file_row_numbers_in_errors() {
     let e = load(&fixture("bad_volume.csv"), &LoadOptions::default().with_range(range)).expect_err("bad");
     assert!(e.to_string().ends_with("row 6, column volume: volume -3 is negative"), "{e}");
 }
+
+#[test]
+fn regression_float_epochs_next_to_a_range_bound_are_kept() {
+    // 1704067199.9996 s rounds to 2024-01-01T00:00:00.000Z, inside [JAN1, ..).
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("f.csv");
+    std::fs::write(
+        &path,
+        "time,open,high,low,close,volume\n1704067139.9996,1,2,1,1,1\n1704067199.9996,1,2,1,1,1\n1704067259.9996,1,2,1,1,1\n",
+    )
+    .expect("write");
+    let range = TimeRange::new(Some(JAN1), Some(JAN1 + 60_000));
+    let c = load(&path, &LoadOptions::default().with_range(range)).expect("load").candles;
+    assert_eq!(c.ts(), &[JAN1]);
+}
