@@ -10,6 +10,7 @@
 //! This crate does no network IO and reads no environment variables.
 
 mod catalog;
+mod csv_fast;
 mod error;
 mod frame;
 mod generate;

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::csv_fast;
 use crate::error::{Error, Invalid, Problem, Result};
 use crate::frame::{Candles, Columns, TimeRange};
 use crate::time::{EpochUnit, parse_timestamp_text};
@@ -272,18 +273,34 @@ fn csv_scan(path: &Path, layout: &CsvLayout, all_text: bool, row_index: bool) ->
     reader.finish().map_err(|e| polars_err(path, e))
 }
 
+/// Files up to this size are tried on the fast path (read whole into memory).
+const FAST_CSV_MAX_BYTES: u64 = 4 << 30;
+
 fn read_csv(path: &Path, range: TimeRange) -> Result<Raw> {
     let layout = sniff_csv(path)?;
     let first_row = 1 + u64::from(layout.has_header);
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= FAST_CSV_MAX_BYTES);
+    if small {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { file: path.to_owned(), source })?;
+        if let Some(cols) = csv_fast::parse(&bytes, layout.has_header, layout.separator, &layout.positions) {
+            let raw = Raw { cols, rows: RowMap::Offset(first_row) };
+            return Ok(if range.is_all() { raw } else { keep_range(raw, range) });
+        }
+    }
+    read_csv_polars(path, &layout, range, first_row)
+}
+
+/// Every CSV dialect, through Polars' lazy CSV scan.
+fn read_csv_polars(path: &Path, layout: &CsvLayout, range: TimeRange, first_row: u64) -> Result<Raw> {
     let names: Vec<PlSmallStr> = layout.positions.iter().map(|&p| csv_name(p)).collect();
     let mapping = Mapping { names: [0, 1, 2, 3, 4, 5].map(|i| names[i].clone()) };
-    let typed = csv_scan(path, &layout, false, !range.is_all())
+    let typed = csv_scan(path, layout, false, !range.is_all())
         .and_then(|lf| scan_to_raw(path, lf, &mapping, range, first_row));
     match typed {
         Ok(raw) => Ok(raw),
         // Polars says what failed but not where: find the row ourselves.
         Err(Error::Format { message, .. }) => {
-            let text = csv_scan(path, &layout, true, false)?;
+            let text = csv_scan(path, layout, true, false)?;
             match first_unparsable(path, text, &mapping, first_row)? {
                 Some(e) => Err(e),
                 None => Err(Error::Format {
@@ -417,8 +434,7 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
         }
     }
     let df = lf.select(exprs).collect().map_err(perr)?;
-    let n = df.height();
-    let mut rows = if with_rows {
+    let rows = if with_rows {
         let c = df.column(ROW_INDEX).map_err(perr)?.as_materialized_series();
         let ca = c.idx().map_err(perr)?;
         RowMap::Explicit(ca.into_no_null_iter().map(u64::from).collect())
@@ -448,22 +464,33 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
             _ => cols.volume = v,
         }
     }
-    if let Some(r) = text_filter {
-        let keep: Vec<usize> = (0..n).filter(|&i| r.contains(cols.ts[i])).collect();
-        if keep.len() != n {
-            let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-            cols = Columns {
-                ts: keep.iter().map(|&i| cols.ts[i]).collect(),
-                open: pick(&cols.open),
-                high: pick(&cols.high),
-                low: pick(&cols.low),
-                close: pick(&cols.close),
-                volume: pick(&cols.volume),
-            };
-            rows = RowMap::Explicit(keep.iter().map(|&i| rows.row(i)).collect());
-        }
+    let raw = Raw { cols, rows };
+    Ok(match text_filter {
+        Some(r) => keep_range(raw, r),
+        None => raw,
+    })
+}
+
+/// Keeps the rows whose time lies in `r`, with their file row numbers.
+fn keep_range(raw: Raw, r: TimeRange) -> Raw {
+    let Raw { cols, rows } = raw;
+    let n = cols.len();
+    let keep: Vec<usize> = (0..n).filter(|&i| r.contains(cols.ts[i])).collect();
+    if keep.len() == n {
+        return Raw { cols, rows };
     }
-    Ok(Raw { cols, rows })
+    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    Raw {
+        cols: Columns {
+            ts: keep.iter().map(|&i| cols.ts[i]).collect(),
+            open: pick(&cols.open),
+            high: pick(&cols.high),
+            low: pick(&cols.low),
+            close: pick(&cols.close),
+            volume: pick(&cols.volume),
+        },
+        rows: RowMap::Explicit(keep.iter().map(|&i| rows.row(i)).collect()),
+    }
 }
 
 /// The values of a null-free column, copied chunk by chunk (memcpy).
@@ -559,5 +586,33 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
             file: path.to_owned(),
             message: format!("time column has type {other}, expected integers, floats, text or datetimes"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path and the Polars path read every fixture identically.
+    #[test]
+    fn fast_and_polars_csv_paths_agree() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if !name.starts_with("ok_") {
+                continue;
+            }
+            let layout = sniff_csv(&path).expect("sniff");
+            let first_row = 1 + u64::from(layout.has_header);
+            let bytes = std::fs::read(&path).expect("read");
+            let fast = csv_fast::parse(&bytes, layout.has_header, layout.separator, &layout.positions)
+                .unwrap_or_else(|| panic!("{name}: fast path declined"));
+            let slow = read_csv_polars(&path, &layout, TimeRange::ALL, first_row).expect("polars");
+            assert_eq!(fast, slow.cols, "{name}");
+            checked += 1;
+        }
+        assert_eq!(checked, 9);
     }
 }
