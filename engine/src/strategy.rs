@@ -245,6 +245,77 @@ mod tests {
         assert_eq!(out, [0, 0, 0, 1, 0, -1]);
     }
 
+    fn ohlc(rows: &[(f64, f64, f64)]) -> Columns {
+        let mut c = Columns::default();
+        for (i, &(h, l, cl)) in rows.iter().enumerate() {
+            c.push(i as i64 * 60_000, cl, h.max(cl), l.min(cl), cl, 1.0);
+        }
+        c
+    }
+
+    #[test]
+    fn donchian_breaks_the_previous_bars_channel() {
+        // period 2: bar 3 closes above max(high[1], high[2]) = 11; bar 5 below min(low[3], low[4]) = 9.
+        let c = ohlc(&[
+            (10.0, 9.0, 9.5),
+            (11.0, 9.5, 10.0),
+            (10.5, 9.8, 10.0),
+            (12.0, 10.0, 11.5),
+            (12.0, 9.0, 10.0),
+            (10.0, 8.0, 8.5),
+        ]);
+        let mut out = vec![0i8; 6];
+        Strategy::Donchian { period: 2 }.signals(c.view(), &IndicatorCache::default(), &mut out);
+        assert_eq!(out, [0, 0, 0, 1, 0, -1]);
+    }
+
+    #[test]
+    fn bollinger_modes_are_mirror_images() {
+        // period 3, k 1: a jump far above the band, then a fall far below it.
+        let c = closes(&[10.0, 10.2, 9.9, 10.1, 20.0, 20.3, 20.0, 5.0]);
+        let cache = IndicatorCache::default();
+        let (mut b, mut r) = (vec![0i8; 8], vec![0i8; 8]);
+        Strategy::Bollinger { period: 3, k: 1.0, mode: BandMode::Breakout }.signals(c.view(), &cache, &mut b);
+        Strategy::Bollinger { period: 3, k: 1.0, mode: BandMode::Reversion }.signals(
+            c.view(),
+            &cache,
+            &mut r,
+        );
+        // Bar 4: close 20 > upper (mean 13.33 + sd 4.71); bar 7: close 5 < lower (mean 15 - sd 7.07).
+        assert_eq!(b, [0, 0, 0, 0, 1, 0, 0, -1]);
+        assert_eq!(r, [0, 0, 0, 0, -1, 0, 0, 1]);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn supertrend_and_macd_signal_on_flips_and_crosses() {
+        let mut v: Vec<f64> = (0..40).map(|i| 100.0 - i as f64).collect();
+        v.extend((0..40).map(|i| 60.0 + 2.0 * i as f64));
+        let c = closes(&v);
+        let cache = IndicatorCache::default();
+        let mut st = vec![0i8; v.len()];
+        Strategy::Supertrend { period: 3, multiplier: 1.0 }.signals(c.view(), &cache, &mut st);
+        let ups: Vec<usize> = (0..v.len()).filter(|&t| st[t] == 1).collect();
+        assert_eq!(ups.len(), 1, "{st:?}");
+        assert!(ups[0] > 40 && ups[0] < 46, "flip up soon after the turn at bar 40: {ups:?}");
+        assert!(st.iter().all(|&x| x >= 0));
+        // MACD: an accelerating fall keeps the line below its signal, the
+        // rebound crosses it (a straight line would keep them equal: no strict cross).
+        let mut v: Vec<f64> = (0..40).map(|i| 100.0 - 0.02 * (i * i) as f64).collect();
+        v.extend((0..40).map(|i| 68.8 + 2.0 * i as f64));
+        let c = closes(&v);
+        let mut m = vec![0i8; v.len()];
+        Strategy::MacdCross { fast: 3, slow: 6, signal: 3 }.signals(
+            c.view(),
+            &IndicatorCache::default(),
+            &mut m,
+        );
+        let ups: Vec<usize> = (0..v.len()).filter(|&t| m[t] == 1).collect();
+        // The fall slows at bar 40 (-0.78 after -1.54): the line turns up through its signal there.
+        assert_eq!(ups, [40], "{m:?}");
+        assert!(m.iter().all(|&x| x >= 0));
+    }
+
     #[test]
     fn display_names_parameters() {
         let s = Strategy::Bollinger { period: 20, k: 2.0, mode: BandMode::Reversion };
