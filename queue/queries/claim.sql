@@ -1,0 +1,24 @@
+-- Claims up to $2 pending jobs for worker $1, highest priority first, then
+-- oldest (ids grow with age), skipping rows other claimers hold and jobs whose
+-- run_after (retry backoff) is in the future. Bumps the attempt that fences
+-- every later write. Their bundles become running. Served by idx_status_priority.
+WITH picked AS (
+    SELECT id FROM backtest_jobs
+    WHERE status = 'pending' AND run_after <= now()
+    ORDER BY priority DESC, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE backtest_jobs j
+    SET status = 'running', attempt = j.attempt + 1, assigned_worker = $1,
+        started_at = now(), heartbeat_at = now(), progress = 0
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.id, j.bundle_id, j.dataset_index, j.ticker, j.timeframe, j.variant_start,
+              j.variant_end, j.priority, j.attempt, j.max_attempts, j.created_at
+), started AS (
+    UPDATE bundles b
+    SET status = 'running', started_at = coalesce(b.started_at, now())
+    WHERE b.id IN (SELECT bundle_id FROM claimed) AND b.status = 'pending'
+)
+SELECT * FROM claimed ORDER BY priority DESC, id

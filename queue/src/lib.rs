@@ -1,0 +1,30 @@
+//! bt's durable job queue in PostgreSQL: bundles, their jobs and results, and
+//! every state change a worker or the API makes.
+//!
+//! This is the only crate with SQL: one statement per file in `queries/`,
+//! one function each on [`Store`]. Every write to a running job is fenced by
+//! its attempt number (`WHERE id = $1 AND status = 'running' AND attempt = $2`)
+//! and says whether it applied, so a worker whose job was rescued can never
+//! overwrite the new run.
+//!
+//! Liveness: a worker holds a session advisory lock (key = job id) per running
+//! job on a connection it keeps open ([`lock_job`]); [`Store::rescue`] (one
+//! process at a time, under a leader lock) puts back running jobs whose lock
+//! nobody holds, or whose heartbeat is older than a timeout.
+
+mod plan;
+mod store;
+mod types;
+
+pub use plan::plan_jobs;
+pub use store::{JobLock, Store, StoreConfig, lock_job};
+pub use types::{
+    BundleProgress, BundleStatus, Job, JobStatus, NewBundle, NewJob, QueueDepth, Rescued, ResultRow,
+    StoreError,
+};
+
+/// The migrations in `migrations/` at the workspace root, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The channel `enqueue_bundle` notifies and workers listen on.
+pub const JOBS_CHANNEL: &str = "bt_jobs";

@@ -1,0 +1,357 @@
+//! [`Store`]: one function per statement in `queries/`.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::types::{
+    BundleProgress, BundleStatus, Job, JobStatus, NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
+};
+
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../queries/", $name, ".sql"))
+    };
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Store settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoreConfig {
+    /// First retry delay after a retryable failure; doubles per attempt, capped at an hour.
+    pub retry_backoff: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { retry_backoff: Duration::from_secs(5) }
+    }
+}
+
+/// The job store over a connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    config: StoreConfig,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool, config: StoreConfig::default() }
+    }
+
+    pub fn with_config(mut self, config: StoreConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connects with a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect(url).await?;
+        Ok(Self::new(pool))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        crate::MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Reverts migrations down to (and excluding) `target` version; 0 reverts all.
+    pub async fn migrate_down(&self, target: i64) -> Result<()> {
+        crate::MIGRATOR.undo(&self.pool, target).await?;
+        Ok(())
+    }
+
+    /// The bundle and all of its jobs in one transaction (the jobs in one
+    /// statement over arrays), then a NOTIFY that wakes workers on commit.
+    pub async fn enqueue_bundle(&self, b: &NewBundle) -> Result<()> {
+        if b.jobs.is_empty() {
+            return Err(StoreError::NoJobs);
+        }
+        if let Some((index, j)) =
+            b.jobs.iter().enumerate().find(|(_, j)| j.variant_end <= j.variant_start || j.variant_start < 0)
+        {
+            return Err(StoreError::BadRange { index, start: j.variant_start, end: j.variant_end });
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sql!("insert_bundle"))
+            .bind(b.id)
+            .bind(&b.owner)
+            .bind(&b.name)
+            .bind(&b.spec)
+            .bind(b.variant_count)
+            .bind(b.jobs.len() as i32)
+            .bind(b.priority)
+            .execute(&mut *tx)
+            .await?;
+        let ds: Vec<i32> = b.jobs.iter().map(|j| j.dataset_index).collect();
+        let tickers: Vec<&str> = b.jobs.iter().map(|j| j.ticker.as_str()).collect();
+        let tfs: Vec<&str> = b.jobs.iter().map(|j| j.timeframe.as_str()).collect();
+        let starts: Vec<i64> = b.jobs.iter().map(|j| j.variant_start).collect();
+        let ends: Vec<i64> = b.jobs.iter().map(|j| j.variant_end).collect();
+        sqlx::query(sql!("insert_jobs"))
+            .bind(b.id)
+            .bind(b.priority)
+            .bind(b.max_attempts)
+            .bind(&ds)
+            .bind(&tickers)
+            .bind(&tfs)
+            .bind(&starts)
+            .bind(&ends)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql!("notify_jobs")).bind(b.id.to_string()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `n` jobs for `worker` (one statement, SKIP LOCKED).
+    pub async fn claim(&self, worker: &str, n: i64) -> Result<Vec<Job>> {
+        Ok(sqlx::query_as::<_, Job>(sql!("claim")).bind(worker).bind(n).fetch_all(&self.pool).await?)
+    }
+
+    /// Fenced heartbeat, with the variants done when given. `Some(cancel)`
+    /// when the run is still this one (and whether its bundle was cancelled),
+    /// `None` when the job was rescued, released or ended meanwhile.
+    pub async fn heartbeat(&self, job: &Job, progress: Option<i64>) -> Result<Option<bool>> {
+        Ok(sqlx::query_scalar::<_, bool>(sql!("heartbeat"))
+            .bind(job.id)
+            .bind(job.attempt)
+            .bind(progress)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn lock_bundle(tx: &mut Transaction<'static, Postgres>, bundle: Uuid) -> Result<()> {
+        sqlx::query(sql!("lock_bundle")).bind(bundle).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    async fn finish_bundle(
+        tx: &mut Transaction<'static, Postgres>,
+        bundle: Uuid,
+    ) -> Result<Option<BundleStatus>> {
+        Ok(sqlx::query_scalar::<_, BundleStatus>(sql!("finish_bundle"))
+            .bind(bundle)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    /// Fenced completion: the job and its results in one transaction (results
+    /// in one statement), and the bundle ended if this was its last job.
+    /// `false` when the run is no longer this one (nothing is written).
+    pub async fn complete(&self, job: &Job, results: &[ResultRow]) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        Self::lock_bundle(&mut tx, job.bundle_id).await?;
+        let done = sqlx::query_scalar::<_, Uuid>(sql!("complete_job"))
+            .bind(job.id)
+            .bind(job.attempt)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if !results.is_empty() {
+            insert_results(&mut tx, job, results).await?;
+        }
+        Self::finish_bundle(&mut tx, job.bundle_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Fenced failure with a reason. Retryable failures go back to pending
+    /// (with exponential backoff) while attempts remain. Returns the job's new
+    /// status, or `None` when the run is no longer this one.
+    pub async fn fail(&self, job: &Job, reason: &str, retryable: bool) -> Result<Option<JobStatus>> {
+        let mut tx = self.pool.begin().await?;
+        Self::lock_bundle(&mut tx, job.bundle_id).await?;
+        let row = sqlx::query_as::<_, (Uuid, JobStatus)>(sql!("fail_job"))
+            .bind(job.id)
+            .bind(job.attempt)
+            .bind(reason)
+            .bind(retryable)
+            .bind(self.config.retry_backoff.as_secs_f64())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((_, JobStatus::Failed)) = row {
+            Self::finish_bundle(&mut tx, job.bundle_id).await?;
+        }
+        tx.commit().await?;
+        Ok(row.map(|r| r.1))
+    }
+
+    /// Fenced release back to pending (graceful shutdown); does not use up an attempt.
+    pub async fn release(&self, job: &Job) -> Result<bool> {
+        let row = sqlx::query_scalar::<_, Uuid>(sql!("release_job"))
+            .bind(job.id)
+            .bind(job.attempt)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Fenced stop of a run whose bundle was cancelled.
+    pub async fn cancel_job(&self, job: &Job) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        Self::lock_bundle(&mut tx, job.bundle_id).await?;
+        let row = sqlx::query_scalar::<_, Uuid>(sql!("cancel_job"))
+            .bind(job.id)
+            .bind(job.attempt)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
+    }
+
+    /// Cancels an owner's bundle: pending jobs at once, running jobs at their
+    /// worker's next heartbeat. `Ok(None)` when no such bundle of this owner
+    /// exists; `Some(status)` is the bundle's status afterwards (a bundle that
+    /// had already ended keeps its status).
+    pub async fn cancel_bundle(&self, id: Uuid, owner: &str) -> Result<Option<BundleStatus>> {
+        let mut tx = self.pool.begin().await?;
+        let exists =
+            sqlx::query_scalar::<_, Uuid>(sql!("lock_bundle")).bind(id).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let cancelled = sqlx::query_scalar::<_, BundleStatus>(sql!("cancel_bundle"))
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if cancelled.is_some() {
+            sqlx::query(sql!("cancel_pending_jobs")).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        match cancelled {
+            Some(s) => Ok(Some(s)),
+            None => Ok(self.bundle_status(id, owner).await?.map(|b| b.status)),
+        }
+    }
+
+    /// Puts back running jobs whose worker is gone: nobody holds their lock
+    /// (checked once their heartbeat is older than `lock_grace`, which covers
+    /// the moment between claim and lock), or their heartbeat is older than
+    /// `heartbeat_timeout`. Jobs at max attempts fail with the reason. Runs
+    /// only in the process that wins the leader lock: `None` elsewhere.
+    pub async fn rescue(
+        &self,
+        heartbeat_timeout: Duration,
+        lock_grace: Duration,
+    ) -> Result<Option<Vec<Rescued>>> {
+        let mut tx = self.pool.begin().await?;
+        let leader = sqlx::query_scalar::<_, bool>(sql!("leader_lock")).fetch_one(&mut *tx).await?;
+        if !leader {
+            return Ok(None);
+        }
+        let rescued = sqlx::query_as::<_, Rescued>(sql!("rescue"))
+            .bind(heartbeat_timeout.as_secs_f64())
+            .bind(lock_grace.as_secs_f64())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Bundles whose last job just failed end now (each under its own lock,
+        // after the jobs' locks are released: no lock-order inversion).
+        let mut bundles: Vec<Uuid> =
+            rescued.iter().filter(|r| r.status == JobStatus::Failed).map(|r| r.bundle_id).collect();
+        bundles.sort();
+        bundles.dedup();
+        for b in bundles {
+            let mut tx = self.pool.begin().await?;
+            Self::lock_bundle(&mut tx, b).await?;
+            Self::finish_bundle(&mut tx, b).await?;
+            tx.commit().await?;
+        }
+        Ok(Some(rescued))
+    }
+
+    /// An owner's bundle with job counts and progress.
+    pub async fn bundle_status(&self, id: Uuid, owner: &str) -> Result<Option<BundleProgress>> {
+        Ok(sqlx::query_as::<_, BundleProgress>(sql!("bundle_status"))
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Jobs per status and the oldest pending job's age.
+    pub async fn queue_depth(&self) -> Result<QueueDepth> {
+        let rows =
+            sqlx::query_as::<_, (JobStatus, i64, f64)>(sql!("queue_depth")).fetch_all(&self.pool).await?;
+        let mut d = QueueDepth::default();
+        for (status, n, oldest) in rows {
+            match status {
+                JobStatus::Pending => {
+                    d.pending = n;
+                    d.oldest_pending_seconds = oldest;
+                }
+                JobStatus::Running => d.running = n,
+                JobStatus::Completed => d.completed = n,
+                JobStatus::Failed => d.failed = n,
+                JobStatus::Cancelled => d.cancelled = n,
+            }
+        }
+        Ok(d)
+    }
+}
+
+async fn insert_results(tx: &mut Transaction<'static, Postgres>, job: &Job, r: &[ResultRow]) -> Result<()> {
+    fn col<T>(r: &[ResultRow], f: impl Fn(&ResultRow) -> T) -> Vec<T> {
+        r.iter().map(f).collect()
+    }
+    sqlx::query(sql!("insert_results"))
+        .bind(job.bundle_id)
+        .bind(col(r, |x| x.variant))
+        .bind(col(r, |_| job.id))
+        .bind(col(r, |x| x.final_equity))
+        .bind(col(r, |x| x.total_return))
+        .bind(col(r, |x| x.cagr))
+        .bind(col(r, |x| x.max_drawdown))
+        .bind(col(r, |x| x.max_drawdown_duration_ms))
+        .bind(col(r, |x| x.sharpe))
+        .bind(col(r, |x| x.sortino))
+        .bind(col(r, |x| x.calmar))
+        .bind(col(r, |x| x.win_rate))
+        .bind(col(r, |x| x.profit_factor))
+        .bind(col(r, |x| x.expectancy))
+        .bind(col(r, |x| x.avg_trade_return))
+        .bind(col(r, |x| x.trades))
+        .bind(col(r, |x| x.exposure))
+        .bind(col(r, |x| x.fees))
+        .bind(col(r, |x| x.buy_and_hold_return))
+        .bind(col(r, |x| x.open_position))
+        .bind(col(r, |x| x.liquidated))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A job's liveness lock, held by the session of `conn` until [`JobLock::release`]
+/// or until the connection closes (a dead worker's locks vanish with it).
+#[derive(Debug)]
+pub struct JobLock {
+    pub job_id: i64,
+}
+
+impl JobLock {
+    pub async fn release(self, conn: &mut PgConnection) -> Result<()> {
+        sqlx::query(sql!("job_unlock")).bind(self.job_id).execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// Takes job `job_id`'s session advisory lock on `conn`; `None` if another
+/// session holds it.
+pub async fn lock_job(conn: &mut PgConnection, job_id: i64) -> Result<Option<JobLock>> {
+    let got = sqlx::query_scalar::<_, bool>(sql!("job_lock")).bind(job_id).fetch_one(conn).await?;
+    Ok(got.then_some(JobLock { job_id }))
+}

@@ -1,0 +1,167 @@
+//! Row types and the store's error.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A job's state: the PostgreSQL enum `backtest_job_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "backtest_job_status", rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// A bundle's state: the PostgreSQL enum `bundle_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "bundle_status", rename_all = "lowercase")]
+pub enum BundleStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a bundle needs at least one job")]
+    NoJobs,
+    #[error("job {index}: variant range {start}..{end} is empty or negative")]
+    BadRange { index: usize, start: i64, end: i64 },
+}
+
+/// One job to enqueue: a dataset and a range `[variant_start, variant_end)` of
+/// the bundle's variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub dataset_index: i32,
+    pub ticker: String,
+    pub timeframe: String,
+    pub variant_start: i64,
+    pub variant_end: i64,
+}
+
+/// A bundle and its jobs, enqueued in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBundle {
+    pub id: Uuid,
+    pub owner: String,
+    pub name: String,
+    pub spec: serde_json::Value,
+    pub variant_count: i64,
+    /// Higher runs first.
+    pub priority: i32,
+    pub max_attempts: i32,
+    pub jobs: Vec<NewJob>,
+}
+
+/// A claimed job. `attempt` fences every later write of this run.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub bundle_id: Uuid,
+    pub dataset_index: i32,
+    pub ticker: String,
+    pub timeframe: String,
+    pub variant_start: i64,
+    pub variant_end: i64,
+    pub priority: i32,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One variant's metrics, as stored in `backtest_results`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResultRow {
+    pub variant: i64,
+    pub final_equity: f64,
+    pub total_return: f64,
+    pub cagr: f64,
+    pub max_drawdown: f64,
+    pub max_drawdown_duration_ms: i64,
+    pub sharpe: f64,
+    pub sortino: f64,
+    pub calmar: f64,
+    pub win_rate: f64,
+    pub profit_factor: f64,
+    pub expectancy: f64,
+    pub avg_trade_return: f64,
+    pub trades: i64,
+    pub exposure: f64,
+    pub fees: f64,
+    pub buy_and_hold_return: f64,
+    pub open_position: bool,
+    pub liquidated: bool,
+}
+
+/// A job the rescuer put back (or failed, at max attempts).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Rescued {
+    pub id: i64,
+    pub bundle_id: Uuid,
+    pub attempt: i32,
+    pub status: JobStatus,
+}
+
+/// A bundle's state, job counts and progress.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BundleProgress {
+    pub id: Uuid,
+    pub owner: String,
+    pub name: String,
+    pub status: BundleStatus,
+    pub variant_count: i64,
+    pub job_count: i32,
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub pending: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub variants_done: i64,
+    /// The database's clock when read (for the ETA).
+    pub now: DateTime<Utc>,
+}
+
+impl BundleProgress {
+    /// Variants done as a fraction of all (1 for an empty bundle).
+    pub fn fraction(&self) -> f64 {
+        if self.variant_count == 0 { 1.0 } else { self.variants_done as f64 / self.variant_count as f64 }
+    }
+
+    /// Time left at the throughput so far (variants done since the start);
+    /// `None` before any progress or once finished.
+    pub fn eta(&self) -> Option<std::time::Duration> {
+        let started = self.started_at?;
+        if self.finished_at.is_some() || self.variants_done <= 0 {
+            return None;
+        }
+        let elapsed = (self.now - started).to_std().ok()?.as_secs_f64();
+        let rate = self.variants_done as f64 / elapsed.max(1e-3);
+        let left = (self.variant_count - self.variants_done).max(0) as f64;
+        Some(std::time::Duration::from_secs_f64(left / rate))
+    }
+}
+
+/// Jobs per status and the oldest pending job's age, for monitoring.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueDepth {
+    pub pending: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub oldest_pending_seconds: f64,
+}
