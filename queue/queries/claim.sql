@@ -1,7 +1,12 @@
 -- Claims up to $2 pending jobs for worker $1, highest priority first, then
 -- oldest (ids grow with age), skipping rows other claimers hold and jobs whose
 -- run_after (retry backoff) is in the future. Bumps the attempt that fences
--- every later write. Their bundles become running. Served by idx_status_priority.
+-- every later write. Served by idx_status_priority.
+--
+-- The bundles are marked running by a separate statement (mark_bundles_running):
+-- a claim holds row locks on jobs (including rows it re-checked and skipped),
+-- and waiting for a bundle row while holding them deadlocks against `complete`,
+-- which locks the bundle first and then its job.
 WITH picked AS (
     SELECT id FROM backtest_jobs
     WHERE status = 'pending' AND run_after <= now()
@@ -16,9 +21,5 @@ WITH picked AS (
     WHERE j.id = picked.id
     RETURNING j.id, j.bundle_id, j.dataset_index, j.ticker, j.timeframe, j.variant_start,
               j.variant_end, j.priority, j.attempt, j.max_attempts, j.created_at
-), started AS (
-    UPDATE bundles b
-    SET status = 'running', started_at = coalesce(b.started_at, now())
-    WHERE b.id IN (SELECT bundle_id FROM claimed) AND b.status = 'pending'
 )
 SELECT * FROM claimed ORDER BY priority DESC, id

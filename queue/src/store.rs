@@ -113,9 +113,17 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `n` jobs for `worker` (one statement, SKIP LOCKED).
+    /// Claims up to `n` jobs for `worker` (one statement, SKIP LOCKED), then
+    /// marks their bundles running (a second statement, holding no job locks).
     pub async fn claim(&self, worker: &str, n: i64) -> Result<Vec<Job>> {
-        Ok(sqlx::query_as::<_, Job>(sql!("claim")).bind(worker).bind(n).fetch_all(&self.pool).await?)
+        let jobs = sqlx::query_as::<_, Job>(sql!("claim")).bind(worker).bind(n).fetch_all(&self.pool).await?;
+        let mut bundles: Vec<Uuid> = jobs.iter().map(|j| j.bundle_id).collect();
+        bundles.sort();
+        bundles.dedup();
+        if !bundles.is_empty() {
+            sqlx::query(sql!("mark_bundles_running")).bind(&bundles).execute(&self.pool).await?;
+        }
+        Ok(jobs)
     }
 
     /// Fenced heartbeat, with the variants done when given. `Some(cancel)`
