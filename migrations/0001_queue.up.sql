@@ -56,6 +56,8 @@ CREATE TABLE backtest_jobs (
 -- The claim order (priority first, then age), over pending jobs only.
 CREATE INDEX idx_status_priority ON backtest_jobs (priority DESC, id) WHERE status = 'pending';
 CREATE INDEX idx_bundle_request ON backtest_jobs (bundle_id);
+-- "Has this bundle any job left?", asked at every job end (finish_bundle).
+CREATE INDEX idx_bundle_active ON backtest_jobs (bundle_id) WHERE status IN ('pending', 'running');
 CREATE INDEX idx_assigned_worker ON backtest_jobs (assigned_worker) WHERE assigned_worker IS NOT NULL;
 -- The rescuer scans running jobs by heartbeat.
 CREATE INDEX idx_running_heartbeat ON backtest_jobs (heartbeat_at) WHERE status = 'running';

@@ -157,23 +157,44 @@ impl Store {
     /// in one statement), and the bundle ended if this was its last job.
     /// `false` when the run is no longer this one (nothing is written).
     pub async fn complete(&self, job: &Job, results: &[ResultRow]) -> Result<bool> {
+        Ok(self.complete_many(&[(job, results)]).await?.first().copied().unwrap_or(false))
+    }
+
+    /// Completes several runs in one transaction: the jobs in one statement,
+    /// all their results in another, then their bundles ended if done.
+    /// Returns, per run, whether it was still that run's to complete; results
+    /// of runs that were not are not written.
+    pub async fn complete_many(&self, done: &[(&Job, &[ResultRow])]) -> Result<Vec<bool>> {
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut bundles: Vec<Uuid> = done.iter().map(|(j, _)| j.bundle_id).collect();
+        bundles.sort();
+        bundles.dedup();
         let mut tx = self.pool.begin().await?;
-        Self::lock_bundle(&mut tx, job.bundle_id).await?;
-        let done = sqlx::query_scalar::<_, Uuid>(sql!("complete_job"))
-            .bind(job.id)
-            .bind(job.attempt)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if done.is_none() {
-            tx.rollback().await?;
-            return Ok(false);
+        // Bundles first (in id order), then jobs: the lock order of every writer.
+        for b in &bundles {
+            Self::lock_bundle(&mut tx, *b).await?;
         }
-        if !results.is_empty() {
-            insert_results(&mut tx, job, results).await?;
+        let ids: Vec<i64> = done.iter().map(|(j, _)| j.id).collect();
+        let attempts: Vec<i32> = done.iter().map(|(j, _)| j.attempt).collect();
+        let applied: Vec<i64> =
+            sqlx::query_scalar(sql!("complete_jobs")).bind(&ids).bind(&attempts).fetch_all(&mut *tx).await?;
+        let ok: Vec<bool> = ids.iter().map(|id| applied.contains(id)).collect();
+        let rows: Vec<(&Job, &ResultRow)> = done
+            .iter()
+            .zip(&ok)
+            .filter(|(_, ok)| **ok)
+            .flat_map(|((job, results), _)| results.iter().map(move |r| (*job, r)))
+            .collect();
+        if !rows.is_empty() {
+            insert_results(&mut tx, &rows).await?;
         }
-        Self::finish_bundle(&mut tx, job.bundle_id).await?;
+        for b in &bundles {
+            Self::finish_bundle(&mut tx, *b).await?;
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(ok)
     }
 
     /// Fenced failure with a reason. Retryable failures go back to pending
@@ -312,32 +333,32 @@ impl Store {
     }
 }
 
-async fn insert_results(tx: &mut Transaction<'static, Postgres>, job: &Job, r: &[ResultRow]) -> Result<()> {
-    fn col<T>(r: &[ResultRow], f: impl Fn(&ResultRow) -> T) -> Vec<T> {
-        r.iter().map(f).collect()
+async fn insert_results(tx: &mut Transaction<'static, Postgres>, r: &[(&Job, &ResultRow)]) -> Result<()> {
+    fn col<T>(r: &[(&Job, &ResultRow)], f: impl Fn(&Job, &ResultRow) -> T) -> Vec<T> {
+        r.iter().map(|(j, x)| f(j, x)).collect()
     }
     sqlx::query(sql!("insert_results"))
-        .bind(job.bundle_id)
-        .bind(col(r, |x| x.variant))
-        .bind(col(r, |_| job.id))
-        .bind(col(r, |x| x.final_equity))
-        .bind(col(r, |x| x.total_return))
-        .bind(col(r, |x| x.cagr))
-        .bind(col(r, |x| x.max_drawdown))
-        .bind(col(r, |x| x.max_drawdown_duration_ms))
-        .bind(col(r, |x| x.sharpe))
-        .bind(col(r, |x| x.sortino))
-        .bind(col(r, |x| x.calmar))
-        .bind(col(r, |x| x.win_rate))
-        .bind(col(r, |x| x.profit_factor))
-        .bind(col(r, |x| x.expectancy))
-        .bind(col(r, |x| x.avg_trade_return))
-        .bind(col(r, |x| x.trades))
-        .bind(col(r, |x| x.exposure))
-        .bind(col(r, |x| x.fees))
-        .bind(col(r, |x| x.buy_and_hold_return))
-        .bind(col(r, |x| x.open_position))
-        .bind(col(r, |x| x.liquidated))
+        .bind(col(r, |j, _| j.bundle_id))
+        .bind(col(r, |_, x| x.variant))
+        .bind(col(r, |j, _| j.id))
+        .bind(col(r, |_, x| x.final_equity))
+        .bind(col(r, |_, x| x.total_return))
+        .bind(col(r, |_, x| x.cagr))
+        .bind(col(r, |_, x| x.max_drawdown))
+        .bind(col(r, |_, x| x.max_drawdown_duration_ms))
+        .bind(col(r, |_, x| x.sharpe))
+        .bind(col(r, |_, x| x.sortino))
+        .bind(col(r, |_, x| x.calmar))
+        .bind(col(r, |_, x| x.win_rate))
+        .bind(col(r, |_, x| x.profit_factor))
+        .bind(col(r, |_, x| x.expectancy))
+        .bind(col(r, |_, x| x.avg_trade_return))
+        .bind(col(r, |_, x| x.trades))
+        .bind(col(r, |_, x| x.exposure))
+        .bind(col(r, |_, x| x.fees))
+        .bind(col(r, |_, x| x.buy_and_hold_return))
+        .bind(col(r, |_, x| x.open_position))
+        .bind(col(r, |_, x| x.liquidated))
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -196,3 +196,37 @@ async fn bundle_progress_and_eta(pool: PgPool) {
     let eta = st.eta().expect("eta").as_secs_f64();
     assert!((24.0..26.5).contains(&eta), "{eta}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn complete_many_applies_only_current_runs(pool: PgPool) {
+    let s = store(pool.clone());
+    let (a, b) = (bundle("o", 2, 0, 3), bundle("o", 1, 0, 3));
+    s.enqueue_bundle(&a).await.expect("enqueue");
+    s.enqueue_bundle(&b).await.expect("enqueue");
+    let jobs = s.claim("w", 3).await.expect("claim");
+    assert_eq!(jobs.len(), 3);
+    // jobs[0] is rescued and re-claimed: its old run is stale.
+    sqlx::query("UPDATE backtest_jobs SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1")
+        .bind(jobs[0].id)
+        .execute(&pool)
+        .await
+        .expect("age");
+    s.rescue(Duration::from_secs(90), Duration::from_secs(15)).await.expect("rescue").expect("leader");
+    let rerun = s.claim("w2", 1).await.expect("claim").remove(0);
+    let (r0, r1, r2) = ([result(0)], [result(10)], [result(20)]);
+    let ok = s
+        .complete_many(&[(&jobs[0], &r0[..]), (&jobs[1], &r1[..]), (&jobs[2], &r2[..])])
+        .await
+        .expect("complete_many");
+    assert_eq!(ok, [false, true, true]);
+    let variants: Vec<i64> = sqlx::query_scalar("SELECT variant FROM backtest_results ORDER BY variant")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+    assert_eq!(variants, [10, 20]);
+    // Bundle b (one job) is done; a waits for the re-run.
+    assert_eq!(s.bundle_status(b.id, "o").await.expect("st").expect("b").status, BundleStatus::Completed);
+    assert_eq!(s.bundle_status(a.id, "o").await.expect("st").expect("a").status, BundleStatus::Running);
+    assert!(s.complete(&rerun, &r0).await.expect("complete"));
+    assert_eq!(s.bundle_status(a.id, "o").await.expect("st").expect("a").status, BundleStatus::Completed);
+}
