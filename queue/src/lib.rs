@@ -17,7 +17,7 @@ mod store;
 mod types;
 
 pub use plan::plan_jobs;
-pub use store::{JobLock, Store, StoreConfig, lock_job};
+pub use store::{DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, Store, StoreConfig, lock_job};
 pub use types::{
     BundleProgress, BundleStatus, Job, JobStatus, NewBundle, NewJob, QueueDepth, Rescued, ResultRow,
     StoreError,

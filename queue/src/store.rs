@@ -18,6 +18,14 @@ macro_rules! sql {
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long a running job's heartbeat may be silent before the rescuer puts
+/// it back, whatever its lock says (a hung worker).
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How long after its last heartbeat a job without a held lock is left alone
+/// (covers the moment between the claim and the worker taking the lock).
+pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_secs(15);
+
 /// Store settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StoreConfig {
@@ -310,6 +318,21 @@ impl Store {
             .bind(owner)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// Running jobs per worker, by worker id.
+    pub async fn running_per_worker(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64)>(sql!("running_per_worker")).fetch_all(&self.pool).await?)
+    }
+
+    /// A listener subscribed to [`crate::JOBS_CHANNEL`]: `recv()` returns when
+    /// a bundle is enqueued (the payload is its id). Workers wait on it, with
+    /// polling as the fallback, since notifications sent while the listener
+    /// reconnects are lost.
+    pub async fn listen_for_jobs(&self) -> Result<sqlx::postgres::PgListener> {
+        let mut l = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        l.listen(crate::JOBS_CHANNEL).await?;
+        Ok(l)
     }
 
     /// Jobs per status and the oldest pending job's age.

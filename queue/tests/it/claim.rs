@@ -75,3 +75,24 @@ async fn eight_concurrent_claimers_get_disjoint_jobs(pool: PgPool) {
     assert_eq!(attempts, 0);
     let _ = JobStatus::Completed;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn enqueue_notifies_listeners_and_monitoring_counts(pool: PgPool) {
+    let s = store(pool.clone());
+    let mut listener = s.listen_for_jobs().await.expect("listen");
+    let b = bundle("o", 3, 0, 3);
+    s.enqueue_bundle(&b).await.expect("enqueue");
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("notified in time")
+        .expect("notification");
+    assert_eq!((note.channel(), note.payload()), (bt_queue::JOBS_CHANNEL, b.id.to_string().as_str()));
+    s.claim("w-a", 2).await.expect("claim");
+    s.claim("w-b", 1).await.expect("claim");
+    assert_eq!(
+        s.running_per_worker().await.expect("per worker"),
+        [("w-a".to_owned(), 2), ("w-b".to_owned(), 1)]
+    );
+    let d = s.queue_depth().await.expect("depth");
+    assert_eq!((d.pending, d.running), (0, 3));
+}
