@@ -3,7 +3,7 @@
 //! print jobs/s for each phase. Runs in a fresh database it creates and drops.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
-//!  cargo run --release -p bt-benches --bin queue -- [--jobs 100000] [--claimers 8] [--batch 64]`
+//!  cargo run --release -p bt-benches --bin queue -- [--jobs 100000] [--claimers 8] [--batch 64] [--bundle-jobs 10000]`
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -26,6 +26,7 @@ async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (jobs, claimers, batch) =
         (arg(&args, "--jobs", 100_000)?, arg(&args, "--claimers", 8)?, arg(&args, "--batch", 64)?);
+    let bundle_jobs = arg(&args, "--bundle-jobs", 10_000)?.max(1);
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("bt_queue_bench_{}", std::process::id());
@@ -35,19 +36,19 @@ async fn main() -> Result<(), Error> {
         Some((base, _)) => format!("{base}/{db}"),
         None => return Err("DATABASE_URL has no database name".into()),
     };
-    let result = run(&bench_url, jobs, claimers, batch).await;
+    let result = run(&bench_url, jobs, claimers, batch, bundle_jobs).await;
     admin.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str()).await?;
     result
 }
 
-async fn run(url: &str, jobs: usize, claimers: usize, batch: usize) -> Result<(), Error> {
+async fn run(url: &str, jobs: usize, claimers: usize, batch: usize, bundle_jobs: usize) -> Result<(), Error> {
     let store = Store::connect(url, claimers as u32 + 2).await?;
     store.migrate().await?;
-    // Enqueue: bundles of up to 10,000 jobs, each one transaction with one jobs insert.
+    // Enqueue: bundles of up to `bundle_jobs` jobs, each one transaction with one jobs insert.
     let started = Instant::now();
     let mut left = jobs;
     while left > 0 {
-        let n = left.min(10_000);
+        let n = left.min(bundle_jobs);
         let b = NewBundle {
             id: uuid::Uuid::new_v4(),
             owner: "bench".into(),
@@ -106,7 +107,7 @@ async fn run(url: &str, jobs: usize, claimers: usize, batch: usize) -> Result<()
         return Err(format!("{} claimed, {depth:?}", seen.len()).into());
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "jobs {jobs}, claimers {claimers}, batch {batch}")?;
+    writeln!(out, "jobs {jobs}, claimers {claimers}, batch {batch}, jobs per bundle {bundle_jobs}")?;
     writeln!(out, "enqueue          {enqueue_s:>7.3} s {:>10.0} jobs/s", jobs as f64 / enqueue_s)?;
     writeln!(out, "claim+complete   {drain_s:>7.3} s {:>10.0} jobs/s", jobs as f64 / drain_s)?;
     writeln!(out, "every job completed exactly once")?;
