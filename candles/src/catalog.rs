@@ -119,13 +119,7 @@ impl Catalog {
             let loaded = load::load(&path, &LoadOptions::default().with_range(range))?;
             return Ok(CatalogLoad { candles: loaded.candles, resampled_from: None });
         }
-        let source = Timeframe::ALL
-            .into_iter()
-            .rev()
-            .filter(|s| {
-                s.duration_ms() < timeframe.duration_ms() && timeframe.duration_ms() % s.duration_ms() == 0
-            })
-            .find(|s| self.path(ticker, *s).is_ok_and(|p| p.exists()));
+        let source = self.resample_source(ticker, timeframe)?;
         let Some(source) = source else {
             return Err(Error::NotInCatalog {
                 root: self.root.clone(),
@@ -148,6 +142,19 @@ impl Catalog {
                 .map_err(|e| invalid_after_resample(&src_path, e))?
         };
         Ok(CatalogLoad { candles, resampled_from: Some(source) })
+    }
+
+    /// The longest stored timeframe of `ticker` that is shorter than
+    /// `timeframe` and divides it: what `timeframe` can be resampled from.
+    pub fn resample_source(&self, ticker: &str, timeframe: Timeframe) -> Result<Option<Timeframe>> {
+        for s in Timeframe::ALL.into_iter().rev() {
+            let divides =
+                s.duration_ms() < timeframe.duration_ms() && timeframe.duration_ms() % s.duration_ms() == 0;
+            if divides && self.path(ticker, s)?.exists() {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores a dataset as zstd Parquet, replacing any previous one atomically.

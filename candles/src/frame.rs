@@ -150,8 +150,9 @@ impl Candles {
 
     /// Columns known to be valid (resampling a valid dataset).
     pub(crate) fn from_valid(cols: Columns) -> Self {
-        debug_assert!(validate::validate(cols.view()).is_ok());
-        let quality = validate::validate(cols.view()).unwrap_or_default();
+        let quality = validate::validate(cols.view());
+        debug_assert!(quality.is_ok(), "{quality:?}");
+        let quality = quality.unwrap_or_default();
         Self { cols, quality }
     }
 

@@ -219,14 +219,14 @@ fn duration(ms: i64) -> String {
 }
 
 /// A file path, or TICKER/TIMEFRAME from the catalog (resampled on load if
-/// needed): the candles, a description of where they came from, and, for a
-/// file, what loading repaired.
+/// needed): the candles with what loading repaired (nothing, for the
+/// catalog), and a description of where they came from.
 pub fn load_target(
     target: &str,
     range: TimeRange,
     sort_dedup: bool,
     catalog: &Catalog,
-) -> Result<(Candles, String, Option<bt_candles::Loaded>)> {
+) -> Result<(bt_candles::Loaded, String)> {
     let as_path = Path::new(target);
     let catalog_ref = target.split_once('/').and_then(|(t, tf)| Some((t, tf.parse::<Timeframe>().ok()?)));
     Ok(match catalog_ref {
@@ -236,12 +236,12 @@ pub fn load_target(
                 Some(from) => format!("{} (resampled from {from})", catalog.path(ticker, tf)?.display()),
                 None => catalog.path(ticker, tf)?.display().to_string(),
             };
-            (l.candles, src, None)
+            (bt_candles::Loaded { candles: l.candles, duplicates_removed: 0, reordered: false }, src)
         }
-        _ => {
-            let l = load(as_path, &LoadOptions::default().with_range(range).with_sort_dedup(sort_dedup))?;
-            (l.candles.clone(), target.to_owned(), Some(l))
-        }
+        _ => (
+            load(as_path, &LoadOptions::default().with_range(range).with_sort_dedup(sort_dedup))?,
+            target.to_owned(),
+        ),
     })
 }
 
@@ -252,7 +252,8 @@ fn inspect(
     catalog: &Catalog,
     out: &mut impl Write,
 ) -> Result<()> {
-    let (candles, source, fixes) = load_target(target, range, sort_dedup, catalog)?;
+    let (loaded, source) = load_target(target, range, sort_dedup, catalog)?;
+    let candles = &loaded.candles;
     writeln!(out, "source     {source}")?;
     writeln!(out, "rows       {}", candles.len())?;
     if candles.is_empty() {
@@ -279,9 +280,7 @@ fn inspect(
     writeln!(out, "price      low {lo} high {hi}")?;
     writeln!(out, "close      first {} last {}", candles.close()[0], candles.close()[candles.len() - 1])?;
     writeln!(out, "volume     total {:.3}", candles.volume().iter().sum::<f64>())?;
-    if let Some(l) = fixes {
-        report_fixes(&l, out)?;
-    }
+    report_fixes(&loaded, out)?;
     Ok(())
 }
 
@@ -317,11 +316,8 @@ fn resample_cmd(
 ) -> Result<()> {
     let from = match from {
         Some(f) => f,
-        None => Timeframe::ALL
-            .into_iter()
-            .rev()
-            .filter(|s| s.duration_ms() < to.duration_ms() && to.duration_ms() % s.duration_ms() == 0)
-            .find(|s| catalog.path(ticker, *s).is_ok_and(|p| p.exists()))
+        None => catalog
+            .resample_source(ticker, to)?
             .with_context(|| format!("no stored timeframe of {ticker} to resample to {to} from"))?,
     };
     let src = catalog.load(ticker, from, TimeRange::ALL)?;

@@ -27,7 +27,8 @@ pub struct IndicatorsArgs {
 
 pub fn run(args: IndicatorsArgs, out: &mut impl Write) -> Result<()> {
     let catalog = Catalog::new(&args.catalog);
-    let (candles, source, _) = crate::data::load_target(&args.target, TimeRange::ALL, false, &catalog)?;
+    let (loaded, source) = crate::data::load_target(&args.target, TimeRange::ALL, false, &catalog)?;
+    let candles = loaded.candles;
     let mut df = bt_candles::to_dataframe(candles.view())?;
     let mut names = Vec::new();
     for spec in &args.add {
