@@ -1,5 +1,5 @@
--- Bundle $1 of owner $2 with its job counts per status and variants done.
-SELECT b.id, b.owner, b.name, b.status, b.variant_count, b.job_count, b.priority,
+-- Bundle $1 of owner $2 (any owner when $2 is NULL: operator commands) with its job counts per status and variants done.
+SELECT b.id, b.owner, b.name, b.status, b.execution, b.variant_count, b.job_count, b.priority,
        b.created_at, b.started_at, b.finished_at, b.error,
        count(*) FILTER (WHERE j.status = 'pending')   AS pending,
        count(*) FILTER (WHERE j.status = 'running')   AS running,
@@ -11,5 +11,5 @@ SELECT b.id, b.owner, b.name, b.status, b.variant_count, b.job_count, b.priority
        now() AS now
 FROM bundles b
 LEFT JOIN backtest_jobs j ON j.bundle_id = b.id
-WHERE b.id = $1 AND b.owner = $2
+WHERE b.id = $1 AND ($2::text IS NULL OR b.owner = $2)
 GROUP BY b.id

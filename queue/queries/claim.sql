@@ -1,4 +1,4 @@
--- Claims up to $2 pending jobs for worker $1, highest priority first, then
+-- Claims up to $2 pending jobs in lanes $3 for worker $1, highest priority first, then
 -- oldest (ids grow with age), skipping rows other claimers hold and jobs whose
 -- run_after (retry backoff) is in the future. Bumps the attempt that fences
 -- every later write. Served by idx_status_priority.
@@ -9,7 +9,7 @@
 -- which locks the bundle first and then its job.
 WITH picked AS (
     SELECT id FROM backtest_jobs
-    WHERE status = 'pending' AND run_after <= now()
+    WHERE status = 'pending' AND run_after <= now() AND lane = ANY($3)
     ORDER BY priority DESC, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED

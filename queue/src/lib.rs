@@ -17,10 +17,12 @@ mod store;
 mod types;
 
 pub use plan::plan_jobs;
-pub use store::{DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, Store, StoreConfig, lock_job};
+pub use store::{
+    DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
+};
 pub use types::{
-    BundleProgress, BundleStatus, Job, JobStatus, NewBundle, NewJob, QueueDepth, Rescued, ResultRow,
-    StoreError,
+    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job, JobStatus,
+    NewBundle, NewJob, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
 /// The migrations in `migrations/` at the workspace root, embedded.

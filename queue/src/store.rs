@@ -7,7 +7,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::types::{
-    BundleProgress, BundleStatus, Job, JobStatus, NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
+    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job, JobStatus,
+    NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
 macro_rules! sql {
@@ -25,6 +26,27 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long after its last heartbeat a job without a held lock is left alone
 /// (covers the moment between the claim and the worker taking the lock).
 pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_secs(15);
+
+/// The metric columns results can be ranked by.
+pub const RESULT_SORT_COLUMNS: [&str; 17] = [
+    "variant",
+    "final_equity",
+    "total_return",
+    "cagr",
+    "max_drawdown",
+    "max_drawdown_duration_ms",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "avg_trade_return",
+    "trades",
+    "exposure",
+    "fees",
+    "buy_and_hold_return",
+];
 
 /// Store settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +94,17 @@ impl Store {
         Ok(())
     }
 
+    /// Versions of the applied migrations, oldest first (empty before the first).
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let exists: bool = sqlx::query_scalar(sql!("migrations_table"))
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(sql!("applied_migrations")).fetch_all(&self.pool).await?)
+    }
+
     /// Reverts migrations down to (and excluding) `target` version; 0 reverts all.
     pub async fn migrate_down(&self, target: i64) -> Result<()> {
         crate::MIGRATOR.undo(&self.pool, target).await?;
@@ -98,6 +131,7 @@ impl Store {
             .bind(b.variant_count)
             .bind(b.jobs.len() as i32)
             .bind(b.priority)
+            .bind(b.execution)
             .execute(&mut *tx)
             .await?;
         let ds: Vec<i32> = b.jobs.iter().map(|j| j.dataset_index).collect();
@@ -114,6 +148,7 @@ impl Store {
             .bind(&tfs)
             .bind(&starts)
             .bind(&ends)
+            .bind(b.execution)
             .execute(&mut *tx)
             .await?;
         sqlx::query(sql!("notify_jobs")).bind(b.id.to_string()).execute(&mut *tx).await?;
@@ -121,10 +156,22 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `n` jobs for `worker` (one statement, SKIP LOCKED), then
-    /// marks their bundles running (a second statement, holding no job locks).
+    /// Claims up to `n` queue-lane jobs for `worker`: [`Store::claim_lanes`].
     pub async fn claim(&self, worker: &str, n: i64) -> Result<Vec<Job>> {
-        let jobs = sqlx::query_as::<_, Job>(sql!("claim")).bind(worker).bind(n).fetch_all(&self.pool).await?;
+        self.claim_lanes(worker, n, &[Execution::Queue]).await
+    }
+
+    /// Claims up to `n` jobs of `lanes` for `worker` (one statement, SKIP
+    /// LOCKED), then marks their bundles running (a second statement, holding
+    /// no job locks).
+    pub async fn claim_lanes(&self, worker: &str, n: i64, lanes: &[Execution]) -> Result<Vec<Job>> {
+        let lanes: Vec<&str> = lanes.iter().map(|l| l.as_str()).collect();
+        let jobs = sqlx::query_as::<_, Job>(sql!("claim"))
+            .bind(worker)
+            .bind(n)
+            .bind(&lanes)
+            .fetch_all(&self.pool)
+            .await?;
         let mut bundles: Vec<Uuid> = jobs.iter().map(|j| j.bundle_id).collect();
         bundles.sort();
         bundles.dedup();
@@ -250,15 +297,13 @@ impl Store {
     }
 
     /// Cancels an owner's bundle: pending jobs at once, running jobs at their
-    /// worker's next heartbeat. `Ok(None)` when no such bundle of this owner
-    /// exists; `Some(status)` is the bundle's status afterwards (a bundle that
-    /// had already ended keeps its status).
-    pub async fn cancel_bundle(&self, id: Uuid, owner: &str) -> Result<Option<BundleStatus>> {
+    /// worker's next heartbeat. A bundle that had already ended keeps its status.
+    pub async fn cancel_bundle(&self, id: Uuid, owner: &str) -> Result<CancelOutcome> {
         let mut tx = self.pool.begin().await?;
         let exists =
             sqlx::query_scalar::<_, Uuid>(sql!("lock_bundle")).bind(id).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
-            return Ok(None);
+            return Ok(CancelOutcome::NotFound);
         }
         let cancelled = sqlx::query_scalar::<_, BundleStatus>(sql!("cancel_bundle"))
             .bind(id)
@@ -269,10 +314,49 @@ impl Store {
             sqlx::query(sql!("cancel_pending_jobs")).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        match cancelled {
-            Some(s) => Ok(Some(s)),
-            None => Ok(self.bundle_status(id, owner).await?.map(|b| b.status)),
+        if cancelled.is_some() {
+            return Ok(CancelOutcome::Cancelled);
         }
+        Ok(match self.bundle_status(id, Some(owner)).await? {
+            Some(b) => CancelOutcome::AlreadyEnded(b.status),
+            None => CancelOutcome::NotFound,
+        })
+    }
+
+    /// One page of an owner's bundles, newest first.
+    pub async fn list_bundles(&self, owner: &str, limit: i64, offset: i64) -> Result<Vec<BundleSummary>> {
+        Ok(sqlx::query_as::<_, BundleSummary>(sql!("list_bundles"))
+            .bind(owner)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Bundles per execution path and status, with recent run times.
+    pub async fn bundle_stats(&self) -> Result<Vec<BundleStat>> {
+        Ok(sqlx::query_as::<_, BundleStat>(sql!("bundle_stats")).fetch_all(&self.pool).await?)
+    }
+
+    /// Stores a new API key of `owner` by its SHA-256.
+    pub async fn insert_api_key(&self, id: Uuid, owner: &str, key_hash: &[u8]) -> Result<()> {
+        sqlx::query(sql!("insert_api_key")).bind(id).bind(owner).bind(key_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Revokes a key; its owner, or `None` when no such live key exists.
+    pub async fn revoke_api_key(&self, id: Uuid) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(sql!("revoke_api_key")).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// The owner of the live key with this SHA-256.
+    pub async fn api_key_owner(&self, key_hash: &[u8]) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(sql!("api_key_owner")).bind(key_hash).fetch_optional(&self.pool).await?)
+    }
+
+    /// Every key's record.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        Ok(sqlx::query_as::<_, ApiKey>(sql!("list_api_keys")).fetch_all(&self.pool).await?)
     }
 
     /// Puts back running jobs whose worker is gone: nobody holds their lock
@@ -302,6 +386,12 @@ impl Store {
             rescued.iter().filter(|r| r.status == JobStatus::Failed).map(|r| r.bundle_id).collect();
         bundles.sort();
         bundles.dedup();
+        // Also any bundle a process left unfinished after its last job ended
+        // (it died between the two transactions).
+        let idle: Vec<Uuid> = sqlx::query_scalar(sql!("idle_bundles")).fetch_all(&self.pool).await?;
+        bundles.extend(idle);
+        bundles.sort();
+        bundles.dedup();
         for b in bundles {
             let mut tx = self.pool.begin().await?;
             Self::lock_bundle(&mut tx, b).await?;
@@ -311,8 +401,38 @@ impl Store {
         Ok(Some(rescued))
     }
 
-    /// An owner's bundle with job counts and progress.
-    pub async fn bundle_status(&self, id: Uuid, owner: &str) -> Result<Option<BundleProgress>> {
+    /// The spec a bundle was submitted with; `None` when no such bundle exists.
+    pub async fn bundle_spec(&self, id: Uuid) -> Result<Option<serde_json::Value>> {
+        Ok(sqlx::query_scalar(sql!("bundle_spec")).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// One page of a bundle's results ranked by `sort` (a metric column:
+    /// [`RESULT_SORT_COLUMNS`]), NaN last, ties by variant.
+    pub async fn results(
+        &self,
+        bundle: Uuid,
+        sort: &str,
+        descending: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ResultRow>> {
+        let Some(column) = RESULT_SORT_COLUMNS.iter().find(|c| **c == sort) else {
+            return Err(StoreError::BadSort(sort.to_owned()));
+        };
+        let text = sql!("results")
+            .replace("{column}", column)
+            .replace("{direction}", if descending { "DESC" } else { "ASC" });
+        Ok(sqlx::query_as::<_, ResultRow>(&text)
+            .bind(bundle)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A bundle with job counts and progress: an owner's (`None` for
+    /// operator commands, which see every bundle).
+    pub async fn bundle_status(&self, id: Uuid, owner: Option<&str>) -> Result<Option<BundleProgress>> {
         Ok(sqlx::query_as::<_, BundleProgress>(sql!("bundle_status"))
             .bind(id)
             .bind(owner)

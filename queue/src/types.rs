@@ -25,6 +25,42 @@ pub enum BundleStatus {
     Cancelled,
 }
 
+/// A bundle's execution path, and the lane of its jobs: `Queue` jobs run on
+/// any worker, `Inline` ones only on the API process's own workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Execution {
+    #[default]
+    Queue,
+    Inline,
+}
+
+impl Execution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Inline => "inline",
+        }
+    }
+}
+
+impl BundleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Completed, failed or cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -33,6 +69,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a bundle needs at least one job")]
     NoJobs,
+    #[error("cannot rank results by {0:?}: not a metric column")]
+    BadSort(String),
     #[error("job {index}: variant range {start}..{end} is empty or negative")]
     BadRange { index: usize, start: i64, end: i64 },
 }
@@ -59,6 +97,7 @@ pub struct NewBundle {
     /// Higher runs first.
     pub priority: i32,
     pub max_attempts: i32,
+    pub execution: Execution,
     pub jobs: Vec<NewJob>,
 }
 
@@ -79,7 +118,7 @@ pub struct Job {
 }
 
 /// One variant's metrics, as stored in `backtest_results`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
 pub struct ResultRow {
     pub variant: i64,
     pub final_equity: f64,
@@ -118,6 +157,7 @@ pub struct BundleProgress {
     pub owner: String,
     pub name: String,
     pub status: BundleStatus,
+    pub execution: Execution,
     pub variant_count: i64,
     pub job_count: i32,
     pub priority: i32,
@@ -164,4 +204,51 @@ pub struct QueueDepth {
     pub failed: i64,
     pub cancelled: i64,
     pub oldest_pending_seconds: f64,
+}
+
+/// A bundle in a listing (no job counts).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BundleSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub status: BundleStatus,
+    pub execution: Execution,
+    pub variant_count: i64,
+    pub job_count: i32,
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// What cancelling a bundle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// No such bundle of this owner.
+    NotFound,
+    /// Cancelled now: pending jobs at once, running ones at their next heartbeat.
+    Cancelled,
+    /// It had already ended with this status; nothing changed.
+    AlreadyEnded(BundleStatus),
+}
+
+/// Bundles of one execution path and status, with run times of those that
+/// ended in the last hour.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BundleStat {
+    pub execution: Execution,
+    pub status: BundleStatus,
+    pub bundles: i64,
+    pub p50_seconds: f64,
+    pub p95_seconds: f64,
+}
+
+/// An API key's record (the key itself is never stored).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }

@@ -57,6 +57,7 @@ async fn run(url: &str, jobs: usize, claimers: usize, batch: usize, bundle_jobs:
             variant_count: n as i64,
             priority: 0,
             max_attempts: 3,
+            execution: Default::default(),
             jobs: (0..n as i64)
                 .map(|k| NewJob {
                     dataset_index: 0,

@@ -29,7 +29,7 @@ async fn priority_then_age_and_run_after(pool: PgPool) {
     let last = s.claim("w2", 10).await.expect("claim");
     assert_eq!(last.len(), 1);
     assert_eq!((last[0].bundle_id, last[0].variant_start), (low.id, 10));
-    let status = s.bundle_status(low.id, "o").await.expect("status").expect("bundle");
+    let status = s.bundle_status(low.id, Some("o")).await.expect("status").expect("bundle");
     assert_eq!((status.running, status.pending), (2, 0));
     assert_eq!(status.status, bt_queue::BundleStatus::Running);
 }

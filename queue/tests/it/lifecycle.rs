@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use bt_queue::{BundleStatus, JobStatus, ResultRow, lock_job};
+use bt_queue::{BundleStatus, CancelOutcome, JobStatus, ResultRow, lock_job};
 use sqlx::{Connection, PgPool};
 
 use crate::{bundle, store};
@@ -64,7 +64,7 @@ async fn stale_write_after_rescue_changes_nothing(pool: PgPool) {
             .expect("results");
     assert_eq!(rows.len(), 10);
     assert_eq!(rows[3], (3, f64::INFINITY, false));
-    let st = s.bundle_status(b.id, "o").await.expect("status").expect("bundle");
+    let st = s.bundle_status(b.id, Some("o")).await.expect("status").expect("bundle");
     assert_eq!((st.status, st.completed, st.variants_done), (BundleStatus::Completed, 1, 10));
     assert!(st.finished_at.is_some());
     assert_eq!(st.fraction(), 1.0);
@@ -109,7 +109,7 @@ async fn killed_worker_connection_is_rescued_and_run_once(pool: PgPool) {
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM backtest_results").fetch_one(&pool).await.expect("n");
     assert_eq!(n, 2);
-    assert_eq!(s.bundle_status(b.id, "o").await.expect("st").expect("b").status, BundleStatus::Completed);
+    assert_eq!(s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status, BundleStatus::Completed);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -124,11 +124,11 @@ async fn failures_retry_then_fail_the_bundle(pool: PgPool) {
     // Attempts used up: failed for good, with the reason.
     assert_eq!(s.fail(&j, "dataset BTCUSD/1h missing", true).await.expect("fail"), Some(JobStatus::Failed));
     let other = s.claim("w", 1).await.expect("claim").remove(0);
-    let st = s.bundle_status(b.id, "o").await.expect("st").expect("b");
+    let st = s.bundle_status(b.id, Some("o")).await.expect("st").expect("b");
     assert_eq!((st.status, st.failed, st.running), (BundleStatus::Running, 1, 1));
     // The last job ending flips the bundle: failed, with the first failure's reason.
     assert!(s.complete(&other, &[]).await.expect("complete"));
-    let st = s.bundle_status(b.id, "o").await.expect("st").expect("b");
+    let st = s.bundle_status(b.id, Some("o")).await.expect("st").expect("b");
     assert_eq!(st.status, BundleStatus::Failed);
     assert_eq!(st.error.as_deref(), Some("dataset BTCUSD/1h missing"));
     // A stale heartbeat past max attempts: the rescuer fails it with the reason.
@@ -143,7 +143,7 @@ async fn failures_retry_then_fail_the_bundle(pool: PgPool) {
     let r =
         s.rescue(Duration::from_secs(90), Duration::from_secs(15)).await.expect("rescue").expect("leader");
     assert_eq!(r[0].status, JobStatus::Failed);
-    let st = s.bundle_status(b2.id, "o").await.expect("st").expect("b");
+    let st = s.bundle_status(b2.id, Some("o")).await.expect("st").expect("b");
     assert_eq!(st.status, BundleStatus::Failed);
     assert_eq!(st.error.as_deref(), Some("rescued: heartbeat older than 90 s"));
 }
@@ -155,19 +155,22 @@ async fn cancel_stops_pending_at_once_and_running_at_next_heartbeat(pool: PgPool
     s.enqueue_bundle(&b).await.expect("enqueue");
     let running = s.claim("w", 1).await.expect("claim").remove(0);
     // Another owner cannot see or cancel it.
-    assert_eq!(s.cancel_bundle(b.id, "mallory").await.expect("cancel"), None);
-    assert!(s.bundle_status(b.id, "mallory").await.expect("st").is_none());
-    assert_eq!(s.cancel_bundle(b.id, "alice").await.expect("cancel"), Some(BundleStatus::Cancelled));
-    let st = s.bundle_status(b.id, "alice").await.expect("st").expect("b");
+    assert_eq!(s.cancel_bundle(b.id, "mallory").await.expect("cancel"), CancelOutcome::NotFound);
+    assert!(s.bundle_status(b.id, Some("mallory")).await.expect("st").is_none());
+    assert_eq!(s.cancel_bundle(b.id, "alice").await.expect("cancel"), CancelOutcome::Cancelled);
+    let st = s.bundle_status(b.id, Some("alice")).await.expect("st").expect("b");
     assert_eq!((st.status, st.cancelled, st.running), (BundleStatus::Cancelled, 2, 1));
     assert_eq!(s.claim("w", 5).await.expect("claim").len(), 0);
     assert_eq!(s.heartbeat(&running, Some(3)).await.expect("hb"), Some(true));
     assert!(s.cancel_job(&running).await.expect("stop"));
-    let st = s.bundle_status(b.id, "alice").await.expect("st").expect("b");
+    let st = s.bundle_status(b.id, Some("alice")).await.expect("st").expect("b");
     assert_eq!((st.cancelled, st.running), (3, 0));
     // Cancelling again leaves it as it is.
-    assert_eq!(s.cancel_bundle(b.id, "alice").await.expect("cancel"), Some(BundleStatus::Cancelled));
-    assert_eq!(s.cancel_bundle(uuid::Uuid::new_v4(), "alice").await.expect("cancel"), None);
+    assert_eq!(
+        s.cancel_bundle(b.id, "alice").await.expect("cancel"),
+        CancelOutcome::AlreadyEnded(BundleStatus::Cancelled)
+    );
+    assert_eq!(s.cancel_bundle(uuid::Uuid::new_v4(), "alice").await.expect("cancel"), CancelOutcome::NotFound);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -175,7 +178,7 @@ async fn bundle_progress_and_eta(pool: PgPool) {
     let s = store(pool.clone());
     let b = bundle("o", 4, 0, 3);
     s.enqueue_bundle(&b).await.expect("enqueue");
-    let st = s.bundle_status(b.id, "o").await.expect("st").expect("b");
+    let st = s.bundle_status(b.id, Some("o")).await.expect("st").expect("b");
     assert_eq!(
         (st.status, st.pending, st.variants_done, st.job_count, st.variant_count),
         (BundleStatus::Pending, 4, 0, 4, 40)
@@ -189,7 +192,7 @@ async fn bundle_progress_and_eta(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("age");
-    let st = s.bundle_status(b.id, "o").await.expect("st").expect("b");
+    let st = s.bundle_status(b.id, Some("o")).await.expect("st").expect("b");
     assert_eq!((st.completed, st.running, st.pending, st.variants_done), (1, 1, 2, 15));
     assert_eq!(st.fraction(), 15.0 / 40.0);
     // 15 variants in ~15 s: 25 left take ~25 s.
@@ -225,8 +228,68 @@ async fn complete_many_applies_only_current_runs(pool: PgPool) {
         .expect("rows");
     assert_eq!(variants, [10, 20]);
     // Bundle b (one job) is done; a waits for the re-run.
-    assert_eq!(s.bundle_status(b.id, "o").await.expect("st").expect("b").status, BundleStatus::Completed);
-    assert_eq!(s.bundle_status(a.id, "o").await.expect("st").expect("a").status, BundleStatus::Running);
+    assert_eq!(s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status, BundleStatus::Completed);
+    assert_eq!(s.bundle_status(a.id, Some("o")).await.expect("st").expect("a").status, BundleStatus::Running);
     assert!(s.complete(&rerun, &r0).await.expect("complete"));
-    assert_eq!(s.bundle_status(a.id, "o").await.expect("st").expect("a").status, BundleStatus::Completed);
+    assert_eq!(s.bundle_status(a.id, Some("o")).await.expect("st").expect("a").status, BundleStatus::Completed);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn results_rank_by_a_metric_with_nan_last(pool: PgPool) {
+    let s = store(pool.clone());
+    let b = bundle("o", 1, 0, 3);
+    s.enqueue_bundle(&b).await.expect("enqueue");
+    assert_eq!(s.bundle_spec(b.id).await.expect("spec"), Some(serde_json::json!({ "test": true })));
+    assert_eq!(s.bundle_spec(uuid::Uuid::new_v4()).await.expect("spec"), None);
+    let job = s.claim("w", 1).await.expect("claim").remove(0);
+    let sharpe = [0.5, f64::NAN, 2.0, -1.0, 2.0, f64::INFINITY, 0.0, 1.0, f64::NEG_INFINITY, 3.0];
+    let rows: Vec<ResultRow> =
+        (0..10).map(|v| ResultRow { sharpe: sharpe[v as usize], ..result(v) }).collect();
+    assert!(s.complete(&job, &rows).await.expect("complete"));
+    let order = |r: Vec<ResultRow>| r.iter().map(|x| x.variant).collect::<Vec<_>>();
+    let desc = s.results(b.id, "sharpe", true, 100, 0).await.expect("results");
+    assert_eq!(order(desc), vec![5, 9, 2, 4, 7, 0, 6, 3, 8, 1]);
+    let asc = s.results(b.id, "sharpe", false, 3, 0).await.expect("results");
+    assert_eq!(order(asc), vec![8, 3, 6]);
+    let page = s.results(b.id, "sharpe", false, 3, 8).await.expect("results");
+    assert_eq!(order(page), vec![5, 1], "NaN last either way");
+    let all = s.results(b.id, "variant", false, i64::MAX, 0).await.expect("results");
+    assert_eq!(all.len(), 10);
+    assert_eq!(all[3], rows[3]);
+    assert!(all[1].sharpe.is_nan());
+    let e = s.results(b.id, "sharpe; DROP TABLE bundles", true, 1, 0).await.expect_err("bad sort");
+    assert_eq!(e.to_string(), "cannot rank results by \"sharpe; DROP TABLE bundles\": not a metric column");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_rescuer_ends_bundles_left_running(pool: PgPool) {
+    let s = store(pool.clone());
+    let b = bundle("o", 2, 0, 3);
+    s.enqueue_bundle(&b).await.expect("enqueue");
+    let jobs = s.claim("w", 2).await.expect("claim");
+    // A process died between ending the jobs and ending the bundle.
+    sqlx::query(
+        "UPDATE backtest_jobs SET status = 'completed', finished_at = now(), assigned_worker = NULL,
+         progress = variant_end - variant_start WHERE bundle_id = $1",
+    )
+    .bind(b.id)
+    .execute(&pool)
+    .await
+    .expect("end jobs");
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(s.bundle_status(b.id, None).await.expect("st").expect("b").status, BundleStatus::Running);
+    s.rescue(Duration::from_secs(90), Duration::from_secs(15)).await.expect("rescue").expect("leader");
+    let st = s.bundle_status(b.id, None).await.expect("st").expect("b");
+    assert_eq!(st.status, BundleStatus::Completed);
+    assert!(st.finished_at.is_some());
+}
+
+#[sqlx::test(migrations = false)]
+async fn applied_migrations_are_listed(pool: PgPool) {
+    let s = store(pool);
+    assert_eq!(s.applied_migrations().await.expect("none"), Vec::<i64>::new());
+    s.migrate().await.expect("up");
+    assert_eq!(s.applied_migrations().await.expect("all"), vec![1, 2]);
+    s.migrate_down(0).await.expect("down");
+    assert_eq!(s.applied_migrations().await.expect("none again"), Vec::<i64>::new());
 }

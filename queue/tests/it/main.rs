@@ -18,6 +18,7 @@ pub fn bundle(owner: &str, jobs: usize, priority: i32, max_attempts: i32) -> New
         variant_count: 10 * jobs as i64,
         priority,
         max_attempts,
+        execution: Default::default(),
         jobs: (0..jobs as i64)
             .map(|k| NewJob {
                 dataset_index: 0,

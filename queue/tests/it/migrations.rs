@@ -33,7 +33,7 @@ async fn claim_query_uses_the_partial_index(pool: PgPool) {
     }
     sqlx::query("ANALYZE backtest_jobs").execute(&pool).await.expect("analyze");
     let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM backtest_jobs WHERE status = 'pending' AND run_after <= now() ORDER BY priority DESC, id LIMIT 16 FOR UPDATE SKIP LOCKED",
+        "EXPLAIN SELECT id FROM backtest_jobs WHERE status = 'pending' AND run_after <= now() AND lane = ANY('{queue}') ORDER BY priority DESC, id LIMIT 16 FOR UPDATE SKIP LOCKED",
     )
     .fetch_all(&pool)
     .await

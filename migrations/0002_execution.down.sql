@@ -1,0 +1,2 @@
+ALTER TABLE backtest_jobs DROP COLUMN lane;
+ALTER TABLE bundles DROP COLUMN execution;
