@@ -198,7 +198,7 @@ fn money_text(m: &Money) -> String {
     )
 }
 
-fn print_table(
+pub(crate) fn print_table(
     out: &mut impl Write,
     bundle: &Bundle,
     results: &[VariantResult],
@@ -302,7 +302,7 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
     Ok(DataFrame::new(n, cols)?)
 }
 
-fn write_results(path: &Path, bundle: &Bundle, results: &[VariantResult]) -> Result<()> {
+pub(crate) fn write_results(path: &Path, bundle: &Bundle, results: &[VariantResult]) -> Result<()> {
     let mut df = results_frame(bundle, results)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {

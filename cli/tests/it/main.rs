@@ -1,9 +1,11 @@
 //! End-to-end tests of the `bt` binary: one binary, one module per topic.
 
+mod api;
 mod data_commands;
 mod indicators_cmd;
 mod run_bundle;
 mod sample_data;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,511 @@
+//! The service commands: `bt work`, `bt migrate`, `bt submit`, `bt status`
+//! and `bt results`. Each runs its own tokio runtime; the backtests of
+//! `bt work` run on the worker's rayon pool.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bt_candles::Catalog;
+use bt_engine::bundle::{Bundle, BundleSpec, Limits};
+use bt_engine::metrics::Metrics;
+use bt_engine::sweep::VariantResult;
+use bt_queue::{BundleStatus, Store};
+use bt_service::submit::{DEFAULT_JOB_BAR_VARIANTS, SubmitOptions, plan};
+use bt_service::worker::Shutdown;
+use bt_service::{Phase, Worker, WorkerArgs, WorkerConfig};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use uuid::Uuid;
+
+use crate::run::{print_table, read_bundle, write_results};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The database to talk to (operator commands).
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL of the job store.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+}
+
+impl DbArgs {
+    async fn store(&self) -> Result<Store> {
+        let opts: sqlx::postgres::PgConnectOptions =
+            self.database_url.parse().context("DATABASE_URL: not a PostgreSQL URL")?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .context("cannot connect to the database (DATABASE_URL)")?;
+        Ok(Store::new(pool))
+    }
+}
+
+// ---------------------------------------------------------------- bt work
+
+pub fn work(args: WorkerArgs) -> Result<()> {
+    let cfg = WorkerConfig::from_args(&args)?;
+    runtime()?.block_on(async move {
+        let worker = Worker::new(cfg)?;
+        tokio::spawn(on_signals(worker.shutdown()));
+        worker.run().await
+    })
+}
+
+/// First SIGTERM or SIGINT: drain. A second one: stop now.
+async fn on_signals(sd: Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        if sd.phase() == Phase::Running {
+            tracing::info!(signal = name, "shutting down: draining");
+            sd.drain();
+        } else {
+            tracing::info!(signal = name, "second signal: stopping now");
+            sd.stop();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- bt migrate
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Revert the last N applied migrations instead of applying.
+    #[arg(long, value_name = "N")]
+    down: Option<usize>,
+}
+
+pub fn migrate(args: MigrateArgs, out: &mut impl Write) -> Result<()> {
+    runtime()?.block_on(async {
+        let store = args.db.store().await?;
+        let before = store.applied_migrations().await?;
+        match args.down {
+            None => store.migrate().await.context("migrating up")?,
+            Some(n) => {
+                if n > before.len() {
+                    bail!("--down {n}: only {} migrations are applied", before.len());
+                }
+                let target = if n == before.len() { 0 } else { before[before.len() - n - 1] };
+                store.migrate_down(target).await.context("migrating down")?;
+            }
+        }
+        let after = store.applied_migrations().await?;
+        writeln!(out, "applied migrations: {after:?} (before: {before:?})")?;
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- bt submit
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Bundle spec (.toml or .json).
+    bundle: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Root of the dataset catalog (to check the datasets and size the jobs).
+    #[arg(long, env = "BT_CATALOG", default_value = "data")]
+    catalog: PathBuf,
+    /// Higher runs first.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    priority: i32,
+    /// Owner recorded on the bundle.
+    #[arg(long, default_value = "local")]
+    owner: String,
+    /// Bars x variants per job.
+    #[arg(long, default_value_t = DEFAULT_JOB_BAR_VARIANTS)]
+    job_size: u64,
+    /// Runs of a job before it fails for good.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: i32,
+    /// Most variants a bundle may expand to.
+    #[arg(long, default_value_t = Limits::default().max_variants)]
+    max_variants: u64,
+}
+
+pub fn submit(args: SubmitArgs, out: &mut impl Write) -> Result<()> {
+    if args.job_size == 0 {
+        bail!("--job-size must be at least 1");
+    }
+    if args.max_attempts < 1 {
+        bail!("--max-attempts must be at least 1");
+    }
+    let bundle = read_bundle(&args.bundle, Limits { max_variants: args.max_variants })?;
+    let opts = SubmitOptions {
+        owner: args.owner.clone(),
+        priority: args.priority,
+        max_attempts: args.max_attempts,
+        job_bar_variants: args.job_size,
+        execution: bt_queue::Execution::Queue,
+    };
+    let new = plan(&bundle, &Catalog::new(&args.catalog), &opts)
+        .with_context(|| format!("{}: cannot submit", args.bundle.display()))?;
+    runtime()?.block_on(async {
+        let store = args.db.store().await?;
+        store.enqueue_bundle(&new).await.context("enqueueing the bundle")?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    writeln!(out, "{}", new.id)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "bundle {}: {} variants in {} jobs, priority {}",
+        new.id,
+        new.variant_count,
+        new.jobs.len(),
+        new.priority
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- bt status
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The bundle id `bt submit` printed.
+    bundle: Uuid,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Follow the bundle with a progress bar until it ends.
+    #[arg(long)]
+    watch: bool,
+}
+
+fn terminal(s: BundleStatus) -> bool {
+    matches!(s, BundleStatus::Completed | BundleStatus::Failed | BundleStatus::Cancelled)
+}
+
+async fn get_status(store: &Store, id: Uuid) -> Result<bt_queue::BundleProgress> {
+    store.bundle_status(id, None).await?.with_context(|| format!("bundle {id} does not exist"))
+}
+
+pub fn status(args: StatusArgs, out: &mut impl Write) -> Result<()> {
+    runtime()?.block_on(async {
+        let store = args.db.store().await?;
+        if args.watch {
+            let mut st = get_status(&store, args.bundle).await?;
+            let bar = ProgressBar::with_draw_target(
+                Some(st.variant_count as u64),
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            )
+            .with_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} variants, {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            while !terminal(st.status) {
+                bar.set_position(st.variants_done as u64);
+                let eta = st.eta().map_or_else(|| "-".to_owned(), |d| format!("{:.0} s", d.as_secs_f64()));
+                bar.set_message(format!(
+                    "{} running, {} pending jobs, eta {eta}",
+                    st.running, st.pending
+                ));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                st = get_status(&store, args.bundle).await?;
+            }
+            bar.finish_and_clear();
+        }
+        let st = get_status(&store, args.bundle).await?;
+        let lower = |s: BundleStatus| format!("{s:?}").to_lowercase();
+        writeln!(out, "bundle   {} ({})", st.id, if st.name.is_empty() { "-" } else { &st.name })?;
+        writeln!(out, "status   {}", lower(st.status))?;
+        writeln!(
+            out,
+            "jobs     {} pending, {} running, {} completed, {} failed, {} cancelled (of {})",
+            st.pending, st.running, st.completed, st.failed, st.cancelled, st.job_count
+        )?;
+        writeln!(
+            out,
+            "progress {}/{} variants ({:.1}%)",
+            st.variants_done,
+            st.variant_count,
+            st.fraction() * 100.0
+        )?;
+        if let Some(eta) = st.eta() {
+            writeln!(out, "eta      {:.0} s", eta.as_secs_f64())?;
+        }
+        let t = |v: Option<chrono::DateTime<chrono::Utc>>| v.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+        writeln!(out, "created  {}", st.created_at.to_rfc3339())?;
+        writeln!(out, "started  {}", t(st.started_at))?;
+        writeln!(out, "finished {}", t(st.finished_at))?;
+        if let Some(e) = &st.error {
+            writeln!(out, "error    {e}")?;
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- bt results
+
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// The bundle id `bt submit` printed.
+    bundle: Uuid,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Rows of the ranked table.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Metric to rank by.
+    #[arg(long, default_value = "sharpe")]
+    sort: String,
+    /// Rank ascending instead of descending.
+    #[arg(long)]
+    ascending: bool,
+    /// Write every stored variant's parameters and metrics here (.parquet, .csv or .json),
+    /// in the same form as `bt run --out`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
+    if Metrics::NAMES.iter().all(|n| *n != args.sort) {
+        bail!("--sort {}: unknown metric (one of {})", args.sort, Metrics::NAMES.join(", "));
+    }
+    runtime()?.block_on(async {
+        let store = args.db.store().await?;
+        let spec = store
+            .bundle_spec(args.bundle)
+            .await?
+            .with_context(|| format!("bundle {} does not exist", args.bundle))?;
+        let spec: BundleSpec = serde_json::from_value(spec).context("the stored bundle spec")?;
+        let bundle = Bundle::new(spec, Limits { max_variants: u64::MAX }).context("the stored bundle spec")?;
+        let to_results = |rows: Vec<bt_queue::ResultRow>| -> Vec<VariantResult> {
+            rows.iter()
+                .map(|r| {
+                    let (index, metrics) = bt_service::results::from_row(r);
+                    VariantResult { index, metrics }
+                })
+                .collect()
+        };
+        let top = to_results(store.results(args.bundle, &args.sort, !args.ascending, args.top as i64, 0).await?);
+        let st = store.bundle_status(args.bundle, None).await?.context("bundle status")?;
+        writeln!(
+            out,
+            "bundle {}: {:?}, {} of {} variants stored",
+            args.bundle, st.status, st.variants_done, st.variant_count
+        )?;
+        let order: Vec<usize> = (0..top.len()).collect();
+        print_table(out, &bundle, &top, &order)?;
+        if let Some(p) = &args.out {
+            let all = to_results(store.results(args.bundle, "variant", false, i64::MAX, 0).await?);
+            write_results(p, &bundle, &all)?;
+            writeln!(out, "{} rows -> {}", all.len(), p.display())?;
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- bt serve
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "BT_API_ADDR", default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Where new bundles run: queue (compute workers), inline (this process's
+    /// workers) or split:PERCENT (that share inline, decided per bundle).
+    #[arg(long, env = "BT_EXECUTION", default_value = "queue", value_parser = parse_policy)]
+    execution: bt_api::ExecutionPolicy,
+    /// Jobs this process runs itself (inline bundles, and queued ones too);
+    /// with --workers N alone, bt serve is a complete single-machine system.
+    #[arg(long, env = "BT_API_WORKERS", default_value_t = 0)]
+    workers: usize,
+    /// Threads of the in-process backtest pool [default: all cores].
+    #[arg(long, env = "BT_THREADS")]
+    threads: Option<usize>,
+    /// Root of the dataset catalog.
+    #[arg(long, env = "BT_CATALOG", default_value = "data")]
+    catalog: PathBuf,
+    /// Largest request body, bytes (larger answers 413).
+    #[arg(long, env = "BT_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Most variants one bundle may expand to (more answers 422).
+    #[arg(long, env = "BT_MAX_VARIANTS", default_value_t = 10_000_000)]
+    max_variants: u64,
+    /// Bars x variants per job.
+    #[arg(long, default_value_t = DEFAULT_JOB_BAR_VARIANTS)]
+    job_size: u64,
+    /// Seconds an API key lookup is cached (a revoked key works this long at most).
+    #[arg(long, env = "BT_KEY_CACHE_SECONDS", default_value_t = 5.0)]
+    key_cache_seconds: f64,
+    /// Database connections of the API.
+    #[arg(long, env = "BT_API_DB_CONNECTIONS", default_value_t = 32)]
+    db_connections: u32,
+    /// After SIGTERM, seconds in-process jobs may finish before they are released.
+    #[arg(long, env = "BT_SHUTDOWN_GRACE_SECONDS", default_value_t = 30.0)]
+    shutdown_grace_seconds: f64,
+}
+
+fn parse_policy(s: &str) -> Result<bt_api::ExecutionPolicy, String> {
+    s.parse()
+}
+
+pub fn serve(args: ServeArgs) -> Result<()> {
+    use bt_queue::Execution;
+    if !args.key_cache_seconds.is_finite() || !(0.0..=3600.0).contains(&args.key_cache_seconds) {
+        bail!("BT_KEY_CACHE_SECONDS: {} is out of range (0 to 3600)", args.key_cache_seconds);
+    }
+    if args.workers == 0 && args.execution != bt_api::ExecutionPolicy::Queue {
+        bail!("--execution inline or split needs --workers N (N >= 1) to run the inline bundles");
+    }
+    if args.max_body_bytes < 1024 || args.db_connections == 0 || args.job_size == 0 {
+        bail!("--max-body-bytes must be at least 1024, --db-connections and --job-size at least 1");
+    }
+    let worker_cfg = if args.workers > 0 {
+        let wa = WorkerArgs {
+            database_url: args.db.database_url.clone(),
+            worker_id: Some(format!("{}-{}-api", bt_service::host_name(), std::process::id())),
+            max_concurrent_backtests: args.workers,
+            job_poll_interval_seconds: 5.0,
+            heartbeat_interval_seconds: 30.0,
+            threads: args.threads,
+            catalog: args.catalog.clone(),
+            http_addr: "off".into(),
+            shutdown_grace_seconds: args.shutdown_grace_seconds,
+            heartbeat_timeout_seconds: 90.0,
+            lock_grace_seconds: 15.0,
+            rescue_interval_seconds: 5.0,
+            dataset_cache: 4,
+        };
+        let mut cfg = WorkerConfig::from_args(&wa)?;
+        cfg.lanes = vec![Execution::Inline, Execution::Queue];
+        Some(cfg)
+    } else {
+        None
+    };
+    if !args.catalog.is_dir() {
+        bail!("BT_CATALOG: {} is not a directory", args.catalog.display());
+    }
+    let opts: sqlx::postgres::PgConnectOptions =
+        args.db.database_url.parse().context("DATABASE_URL: not a PostgreSQL URL")?;
+    let opts = opts.application_name("bt-serve");
+    let api_cfg = bt_api::ApiConfig {
+        catalog: args.catalog.clone(),
+        execution: args.execution,
+        max_body_bytes: args.max_body_bytes,
+        max_variants: args.max_variants,
+        job_bar_variants: args.job_size,
+        max_attempts: 3,
+        key_cache: Duration::from_secs_f64(args.key_cache_seconds),
+    };
+    runtime()?.block_on(async move {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(args.db_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(opts);
+        let store = Store::new(pool);
+        let (phase_tx, phase_rx) = tokio::sync::watch::channel(Phase::Running);
+        let worker = worker_cfg.map(Worker::new).transpose()?;
+        let app = bt_api::router(store, api_cfg, phase_rx, |r| {
+            if let Some(w) = &worker {
+                w.register_metrics(r);
+            }
+        });
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("BT_API_ADDR {}: cannot listen", args.addr))?;
+        tracing::info!(addr = %listener.local_addr()?, execution = ?args.execution, workers = args.workers, "bt serve listening");
+        let worker_handle = worker.as_ref().map(Worker::shutdown);
+        let worker_task = worker.map(|w| tokio::spawn(w.run()));
+        let stop = async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: no new requests; draining in-process jobs");
+            let _ = phase_tx.send(Phase::Draining);
+            if let Some(h) = &worker_handle {
+                h.drain();
+                tokio::spawn(on_signals(h.clone()));
+            }
+        };
+        axum::serve(listener, app).with_graceful_shutdown(stop).await.context("HTTP server")?;
+        if let Some(t) = worker_task {
+            t.await.context("in-process worker")??;
+        }
+        tracing::info!("bt serve stopped");
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+// ---------------------------------------------------------------- bt keys
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Mint a key for an owner; prints the key once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        owner: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        id: Uuid,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Every key's id, owner and dates (never the key).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+pub fn keys(cmd: KeysCommand, out: &mut impl Write) -> Result<()> {
+    runtime()?.block_on(async {
+        match cmd {
+            KeysCommand::Create { owner, db } => {
+                let owner = owner.trim().to_owned();
+                if owner.is_empty() || owner.len() > 200 {
+                    bail!("--owner must be 1 to 200 characters");
+                }
+                let (id, key) = bt_api::auth::mint();
+                db.store().await?.insert_api_key(id, &owner, &bt_api::auth::hash(&key)).await?;
+                writeln!(out, "{key}")?;
+                let _ = writeln!(std::io::stderr(), "key {id} for {owner}: shown once, stored hashed");
+            }
+            KeysCommand::Revoke { id, db } => match db.store().await?.revoke_api_key(id).await? {
+                Some(owner) => writeln!(out, "revoked key {id} of {owner}")?,
+                None => bail!("no live key {id}"),
+            },
+            KeysCommand::List { db } => {
+                for k in db.store().await?.list_api_keys().await? {
+                    let revoked = k.revoked_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                    writeln!(out, "{} {} created {} revoked {revoked}", k.id, k.owner, k.created_at.to_rfc3339())?;
+                }
+            }
+        }
+        Ok(())
+    })
+}

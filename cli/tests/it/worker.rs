@@ -1,0 +1,636 @@
+//! `bt work` as real processes against a real PostgreSQL: results equal to
+//! `bt run`, two workers sharing a bundle, priority, SIGKILL rescue, SIGTERM
+//! drain, terminated connections, cancellation, failing jobs, and the
+//! health, readiness and metrics endpoints. Each test gets its own database
+//! (`#[sqlx::test]`) and its own workers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::repo_root;
+
+/// The child processes' URL of this test's database.
+pub fn db_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = pool.connect_options().get_database().expect("database name").to_owned();
+    let cut = base.rfind('/').expect("a path in DATABASE_URL");
+    format!("{}/{db}", &base[..cut])
+}
+
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+fn catalog() -> String {
+    repo_root().join("data").to_str().expect("utf-8").to_owned()
+}
+
+/// A `bt work` process, killed when dropped.
+struct Worker {
+    child: Child,
+    id: String,
+    log: PathBuf,
+    http: SocketAddr,
+}
+
+impl Worker {
+    fn start(url: &str, id: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let log = dir.join(format!("{id}.log"));
+        let http = free_addr();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
+        cmd.arg("work")
+            .env("DATABASE_URL", url)
+            .env("BT_WORKER_ID", id)
+            .env("BT_CATALOG", catalog())
+            .env("BT_HTTP_ADDR", http.to_string())
+            .env("BT_THREADS", "1")
+            .env("BT_MAX_CONCURRENT_BACKTESTS", "1")
+            .env("BT_JOB_POLL_INTERVAL_SECONDS", "0.2")
+            .env("BT_HEARTBEAT_INTERVAL_SECONDS", "0.5")
+            .env("BT_HEARTBEAT_TIMEOUT_SECONDS", "20")
+            .env("BT_LOCK_GRACE_SECONDS", "1")
+            .env("BT_RESCUE_INTERVAL_SECONDS", "0.25")
+            .env("BT_SHUTDOWN_GRACE_SECONDS", "30")
+            .env("BT_LOG_FORMAT", "json")
+            .env("BT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start bt work");
+        Self { child, id: id.to_owned(), log, http }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(t.elapsed() < timeout, "{} did not exit in {timeout:?}:\n{}", self.id, self.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Log lines (JSON objects) whose message is `msg`.
+    fn events(&self, msg: &str) -> Vec<serde_json::Value> {
+        self.logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == msg)
+            .collect()
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.http, path)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status code");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// Waits until `addr` answers /health.
+fn wait_http(w: &Worker) {
+    let t = Instant::now();
+    while TcpStream::connect_timeout(&w.http, Duration::from_millis(200)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(20), "{} never listened:\n{}", w.id, w.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bundle over both sample tickers at 1m: `pairs` SMA pairs (fast 5, 10,
+/// ...) x slow {60, 80} x the stop losses given.
+fn bundle_file(dir: &Path, name: &str, fast: usize, stops: &str) -> PathBuf {
+    let text = format!(
+        r#"name = "{name}"
+[datasets]
+tickers = ["BTCUSD", "ETHUSD"]
+timeframes = ["1m"]
+[strategy]
+kind = "sma_cross"
+fast = {{ start = 5, stop = {}, step = 5 }}
+slow = {{ start = 60, stop = 80, step = 20 }}
+[money]
+stop_loss = [{stops}]
+[costs]
+fee_bps = 10
+"#,
+        5 * fast
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).expect("write bundle");
+    p
+}
+
+fn bt_with_db(url: &str, args: &[&str]) -> crate::Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_bt"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("BT_LOG")
+        .env_remove("BT_CATALOG")
+        .output()
+        .expect("run bt");
+    crate::Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `bt submit`; returns the bundle id.
+fn submit(url: &str, bundle: &Path, extra: &[&str]) -> Uuid {
+    let mut args = vec!["submit", bundle.to_str().expect("utf-8"), "--catalog"];
+    let cat = catalog();
+    args.push(&cat);
+    args.extend_from_slice(extra);
+    let r = bt_with_db(url, &args);
+    assert!(r.ok, "{r:?}");
+    r.stdout.trim().parse().expect("bundle id on stdout")
+}
+
+async fn bundle_status(pool: &PgPool, id: Uuid) -> String {
+    sqlx::query_scalar("SELECT status::text FROM bundles WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("status")
+}
+
+async fn wait_for(pool: &PgPool, id: Uuid, status: &str, timeout: Duration, workers: &[&Worker]) {
+    let t = Instant::now();
+    loop {
+        let s = bundle_status(pool, id).await;
+        if s == status {
+            return;
+        }
+        if t.elapsed() > timeout {
+            let logs: Vec<String> = workers.iter().map(|w| format!("--- {}\n{}", w.id, w.logs())).collect();
+            panic!("bundle {id} is {s}, not {status}, after {timeout:?}\n{}", logs.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every variant stored exactly once (the primary key rules out duplicates;
+/// this checks none is missing or stray).
+async fn assert_all_results(pool: &PgPool, id: Uuid) {
+    let (n, distinct, lo, hi, want): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT variant), min(variant), max(variant),
+                (SELECT variant_count FROM bundles WHERE id = $1)
+         FROM backtest_results WHERE bundle_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("results");
+    assert_eq!((n, distinct, lo, hi), (want, want, 0, want - 1));
+}
+
+/// `bt results --out` equals `bt run --out` on the same bundle, byte for byte
+/// (so every metric, bit for bit, in the same rows).
+fn assert_equals_bt_run(url: &str, id: Uuid, bundle: &Path, dir: &Path) {
+    let ours = dir.join(format!("{id}.json"));
+    let r = bt_with_db(url, &["results", &id.to_string(), "--out", ours.to_str().expect("utf-8")]);
+    assert!(r.ok, "{r:?}");
+    let theirs = dir.join(format!("{id}-run.json"));
+    let cat = catalog();
+    let r = bt_with_db(
+        url,
+        &["run", bundle.to_str().expect("utf-8"), "--catalog", &cat, "--out", theirs.to_str().expect("utf-8")],
+    );
+    assert!(r.ok, "{r:?}");
+    let (a, b) = (std::fs::read_to_string(&ours).expect("ours"), std::fs::read_to_string(&theirs).expect("run"));
+    assert!(a.lines().count() > 2, "{a}");
+    assert!(a == b, "bt results and bt run differ:\n{a}\n---\n{b}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn results_equal_bt_run_for_one_job_and_many(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = Worker::start(&url, "w1", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
+    let bundle = bundle_file(dir.path(), "eq", 2, "0.01, 0.03");
+    // 2 fast x 2 slow x 2 stops = 8 variants per ticker.
+    let one = submit(&url, &bundle, &["--job-size", "1000000000"]);
+    let many = submit(&url, &bundle, &["--job-size", "43200"]);
+    let jobs = |id: Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM backtest_jobs WHERE bundle_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("jobs")
+        }
+    };
+    assert_eq!(jobs(one).await, 2, "one job per dataset");
+    assert_eq!(jobs(many).await, 16, "one variant per job");
+    for id in [one, many] {
+        wait_for(&pool, id, "completed", Duration::from_secs(120), &[&w]).await;
+        assert_all_results(&pool, id).await;
+        assert_equals_bt_run(&url, id, &bundle, dir.path());
+    }
+    let status = bt_with_db(&url, &["status", &many.to_string()]);
+    assert!(status.ok, "{status:?}");
+    assert!(status.stdout.contains("status   completed"), "{}", status.stdout);
+    assert!(status.stdout.contains("jobs     0 pending, 0 running, 16 completed, 0 failed, 0 cancelled (of 16)"), "{}", status.stdout);
+    assert!(status.stdout.contains("progress 16/16 variants (100.0%)"), "{}", status.stdout);
+    // The dataset cache: each of the two datasets read once for 18 jobs.
+    assert_eq!(w.events("job claimed").len(), 18);
+    assert_eq!(w.events("dataset loaded").len(), 2, "{}", w.logs());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_workers_share_a_bundle(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = bundle_file(dir.path(), "share", 4, "0.01, 0.02, 0.03");
+    let id = submit(&url, &bundle, &["--job-size", "43200"]);
+    let a = Worker::start(&url, "wa", dir.path(), &[]);
+    let b = Worker::start(&url, "wb", dir.path(), &[]);
+    wait_for(&pool, id, "completed", Duration::from_secs(120), &[&a, &b]).await;
+    assert_all_results(&pool, id).await;
+    let done = |w: &Worker| -> Vec<i64> {
+        w.events("job completed").iter().map(|e| e["span"]["job"].as_i64().expect("job id")).collect()
+    };
+    let (da, db) = (done(&a), done(&b));
+    assert!(!da.is_empty() && !db.is_empty(), "a: {da:?}, b: {db:?}");
+    let mut all: Vec<i64> = da.iter().chain(&db).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), da.len() + db.len(), "no job completed twice");
+    assert_eq!(all.len(), 48, "4 fast x 2 slow x 3 stops on 2 tickers, one variant per job");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_later_high_priority_bundle_runs_first(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = Worker::start(&url, "w1", dir.path(), &[]);
+    let low = submit(&url, &bundle_file(dir.path(), "low", 6, "0.01, 0.02"), &["--job-size", "43200"]);
+    // Once the low bundle is under way, a high-priority one arrives.
+    let t = Instant::now();
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM backtest_jobs WHERE bundle_id = $1 AND status = 'completed'",
+    )
+    .bind(low)
+    .fetch_one(&pool)
+    .await
+    .expect("count")
+        < 2
+    {
+        assert!(t.elapsed() < Duration::from_secs(60), "{}", w.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let high = submit(&url, &bundle_file(dir.path(), "high", 2, "0.01"), &["--job-size", "43200", "--priority", "10"]);
+    wait_for(&pool, high, "completed", Duration::from_secs(60), &[&w]).await;
+    // With one slot, no low job started between the high bundle's first and last.
+    let (between, low_left): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE l.started_at > h.first AND l.started_at < h.last),
+                count(*) FILTER (WHERE l.started_at > h.last OR l.status = 'pending')
+         FROM backtest_jobs l,
+              (SELECT min(started_at) AS first, max(started_at) AS last FROM backtest_jobs WHERE bundle_id = $2) h
+         WHERE l.bundle_id = $1",
+    )
+    .bind(low)
+    .bind(high)
+    .fetch_one(&pool)
+    .await
+    .expect("order");
+    assert_eq!(between, 0);
+    assert!(low_left > 0, "the low bundle should still have had jobs to run");
+    wait_for(&pool, low, "completed", Duration::from_secs(120), &[&w]).await;
+}
+
+/// Jobs of `id` running with some progress written.
+async fn running_with_progress(pool: &PgPool, id: Uuid) -> Vec<i64> {
+    sqlx::query_scalar(
+        "SELECT id FROM backtest_jobs WHERE bundle_id = $1 AND status = 'running' AND progress > 0 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("running")
+}
+
+async fn wait_running(pool: &PgPool, id: Uuid, w: &Worker) -> Vec<i64> {
+    let t = Instant::now();
+    loop {
+        let r = running_with_progress(pool, id).await;
+        if !r.is_empty() {
+            return r;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no job ran:\n{}", w.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A bundle of jobs long enough (a few seconds each) to be caught mid-run.
+fn long_bundle(dir: &Path) -> PathBuf {
+    bundle_file(dir, "long", 10, "0.01, 0.02, 0.03, 0.04, 0.05, 0.06")
+}
+
+const LONG_JOB: &str = "10000000";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_killed_workers_jobs_are_rescued_and_run_once(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = long_bundle(dir.path());
+    let id = submit(&url, &bundle, &["--job-size", LONG_JOB]);
+    let mut doomed = Worker::start(&url, "doomed", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
+    let taken = wait_running(&pool, id, &doomed).await;
+    doomed.signal("-KILL");
+    let killed = Instant::now();
+    doomed.wait_exit(Duration::from_secs(10));
+    let rescuer = Worker::start(&url, "rescuer", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
+    // Kill to the first of the doomed worker's jobs running again elsewhere.
+    let rescue_time = loop {
+        let again: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM backtest_jobs WHERE id = ANY($1) AND attempt >= 2 AND status IN ('running', 'completed')",
+        )
+        .bind(&taken)
+        .fetch_one(&pool)
+        .await
+        .expect("again");
+        if again > 0 {
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < Duration::from_secs(30), "not rescued:\n{}", rescuer.logs());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Straight to stderr (not the captured print macros): shown in every test run's output.
+    let _ = writeln!(
+        std::io::stderr(),
+        "rescue time (SIGKILL to the job running again on another worker): {:.2} s",
+        rescue_time.as_secs_f64()
+    );
+    assert!(rescue_time < Duration::from_secs(10), "{rescue_time:?}");
+    wait_for(&pool, id, "completed", Duration::from_secs(180), &[&rescuer]).await;
+    assert_all_results(&pool, id).await;
+    assert!(!rescuer.events("job rescued").is_empty(), "{}", rescuer.logs());
+    assert_equals_bt_run(&url, id, &bundle, dir.path());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sigterm_drains_running_jobs_and_exits_zero(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let id = submit(&url, &long_bundle(dir.path()), &["--job-size", LONG_JOB]);
+    // Generous grace: the running job finishes, nothing new is claimed.
+    let mut w = Worker::start(&url, "drain", dir.path(), &[]);
+    let running = wait_running(&pool, id, &w).await;
+    w.signal("-TERM");
+    assert!(w.wait_exit(Duration::from_secs(60)).success(), "{}", w.logs());
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, status::text FROM backtest_jobs WHERE bundle_id = $1 AND status <> 'pending'")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .expect("states");
+    assert_eq!(states, vec![(running[0], "completed".to_owned())], "{}", w.logs());
+    // No grace: the running job is released, not left running.
+    let mut w = Worker::start(&url, "quick", dir.path(), &[("BT_SHUTDOWN_GRACE_SECONDS", "0")]);
+    let running = wait_running(&pool, id, &w).await;
+    w.signal("-TERM");
+    assert!(w.wait_exit(Duration::from_secs(30)).success(), "{}", w.logs());
+    let (status, attempt): (String, i32) =
+        sqlx::query_as("SELECT status::text, attempt FROM backtest_jobs WHERE id = $1")
+            .bind(running[0])
+            .fetch_one(&pool)
+            .await
+            .expect("job");
+    assert_eq!((status.as_str(), attempt), ("pending", 1), "{}", w.logs());
+    assert_eq!(w.events("job released back to pending").len(), 1, "{}", w.logs());
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM backtest_jobs WHERE status = 'running'")
+        .fetch_one(&pool)
+        .await
+        .expect("running");
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn terminated_connections_do_not_lose_or_repeat_work(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = long_bundle(dir.path());
+    let id = submit(&url, &bundle, &["--job-size", LONG_JOB]);
+    let w = Worker::start(&url, "w1", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
+    wait_running(&pool, id, &w).await;
+    let db = pool.connect_options().get_database().expect("db").to_owned();
+    // Cut every connection of the worker, three times, a second apart.
+    for _ in 0..3 {
+        let cut: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'bt-work %'",
+        )
+        .bind(&db)
+        .fetch_all(&pool)
+        .await
+        .expect("pids");
+        for pid in cut {
+            let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&pool).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    wait_for(&pool, id, "completed", Duration::from_secs(180), &[&w]).await;
+    assert_all_results(&pool, id).await;
+    assert_equals_bt_run(&url, id, &bundle, dir.path());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_cancelled_bundle_stops_within_seconds(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let id = submit(&url, &long_bundle(dir.path()), &["--job-size", LONG_JOB]);
+    let w = Worker::start(&url, "w1", dir.path(), &[]);
+    wait_running(&pool, id, &w).await;
+    let store = bt_queue::Store::new(pool.clone());
+    let t = Instant::now();
+    assert_eq!(store.cancel_bundle(id, "local").await.expect("cancel"), bt_queue::CancelOutcome::Cancelled);
+    // The bundle is cancelled at once; its running job stops at the worker's next heartbeat.
+    assert_eq!(bundle_status(&pool, id).await, "cancelled");
+    loop {
+        let running: i64 = sqlx::query_scalar("SELECT count(*) FROM backtest_jobs WHERE status = 'running'")
+            .fetch_one(&pool)
+            .await
+            .expect("running");
+        if running == 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", w.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = t.elapsed();
+    let _ = writeln!(std::io::stderr(), "cancel to the running job stopped: {:.2} s", stopped.as_secs_f64());
+    assert!(stopped < Duration::from_secs(5), "{stopped:?}");
+    assert_eq!(w.events("job cancelled").len(), 1, "{}", w.logs());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failing_job_fails_clearly_and_the_worker_goes_on(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    // A bundle whose dataset is not in the worker's catalog (enqueued directly,
+    // since `bt submit` would refuse it).
+    let spec = serde_json::json!({
+        "name": "missing",
+        "datasets": { "tickers": ["NOPE"], "timeframes": ["1h"] },
+        "strategy": { "kind": "sma_cross", "fast": 5, "slow": 20 }
+    });
+    let store = bt_queue::Store::new(pool.clone());
+    let bad = Uuid::new_v4();
+    store
+        .enqueue_bundle(&bt_queue::NewBundle {
+            id: bad,
+            owner: "local".into(),
+            name: "missing".into(),
+            spec,
+            variant_count: 1,
+            priority: 5,
+            max_attempts: 3,
+            execution: bt_queue::Execution::Queue,
+            jobs: vec![bt_queue::NewJob {
+                dataset_index: 0,
+                ticker: "NOPE".into(),
+                timeframe: "1h".into(),
+                variant_start: 0,
+                variant_end: 1,
+            }],
+        })
+        .await
+        .expect("enqueue");
+    let good = submit(&url, &bundle_file(dir.path(), "good", 1, "0.01"), &[]);
+    let w = Worker::start(&url, "w1", dir.path(), &[]);
+    wait_for(&pool, bad, "failed", Duration::from_secs(60), &[&w]).await;
+    wait_for(&pool, good, "completed", Duration::from_secs(60), &[&w]).await;
+    let (error, attempts): (String, i32) = sqlx::query_as(
+        "SELECT b.error, j.attempt FROM bundles b JOIN backtest_jobs j ON j.bundle_id = b.id WHERE b.id = $1",
+    )
+    .bind(bad)
+    .fetch_one(&pool)
+    .await
+    .expect("error");
+    assert!(error.contains("NOPE") && error.contains("1h"), "{error}");
+    assert_eq!(attempts, 1, "a missing dataset is not retried");
+    let failed = w.events("job failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["fields"]["retryable"], false);
+    assert_eq!(failed[0]["span"]["bundle"], bad.to_string());
+    assert_eq!(failed[0]["span"]["worker"], "w1");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn health_ready_and_metrics_answer(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut w = Worker::start(&url, "w1", dir.path(), &[]);
+    wait_http(&w);
+    assert_eq!(w.get("/health"), (200, "ok\n".to_owned()));
+    assert_eq!(w.get("/ready"), (200, "ready\n".to_owned()));
+    let id = submit(&url, &bundle_file(dir.path(), "m", 2, "0.01"), &["--job-size", "43200"]);
+    wait_for(&pool, id, "completed", Duration::from_secs(60), &[&w]).await;
+    let (code, text) = w.get("/metrics");
+    assert_eq!(code, 200);
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+            .parse()
+            .expect("number")
+    };
+    assert_eq!(value("bt_jobs_claimed_total"), 8.0);
+    assert_eq!(value("bt_jobs_completed_total"), 8.0);
+    assert_eq!(value("bt_jobs_failed_total"), 0.0);
+    assert_eq!(value("bt_jobs_rescued_total"), 0.0);
+    assert_eq!(value("bt_jobs_running"), 0.0);
+    assert_eq!(value("bt_bar_variants_total"), 8.0 * 43_200.0);
+    assert_eq!(value("bt_job_duration_seconds_count"), 8.0);
+    assert_eq!(value("bt_job_queue_wait_seconds_count"), 8.0);
+    assert_eq!(value("bt_queue_jobs{status=\"completed\"}"), 8.0);
+    assert_eq!(value("bt_queue_jobs{status=\"pending\"}"), 0.0);
+    value("bt_queue_oldest_pending_seconds");
+    w.signal("-TERM");
+    assert!(w.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_up_down_and_up(pool: PgPool) {
+    let url = db_url(&pool);
+    let r = bt_with_db(&url, &["migrate"]);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout.trim(), "applied migrations: [1, 2] (before: [])");
+    let r = bt_with_db(&url, &["migrate", "--down", "1"]);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout.trim(), "applied migrations: [1] (before: [1, 2])");
+    let r = bt_with_db(&url, &["migrate", "--down", "1"]);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout.trim(), "applied migrations: [] (before: [1])");
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'backtest_jobs'")
+        .fetch_one(&pool)
+        .await
+        .expect("tables");
+    assert_eq!(tables, 0);
+    let r = bt_with_db(&url, &["migrate", "--down", "1"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("--down 1: only 0 migrations are applied"), "{}", r.stderr);
+    assert!(bt_with_db(&url, &["migrate"]).ok);
+}
+
+#[test]
+fn bad_settings_and_ids_are_one_clear_line() {
+    let r = bt_with_db("postgres://postgres@127.0.0.1:5432/postgres", &["work", "--max-concurrent-backtests", "0", "--catalog", "."]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("error: BT_MAX_CONCURRENT_BACKTESTS: 0 is out of range (1 to 1024)"), "{}", r.stderr);
+    let r = bt_with_db("postgres://postgres@127.0.0.1:5432/postgres", &["status", "not-a-uuid"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("invalid value 'not-a-uuid'"), "{}", r.stderr);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_bundles_are_named(pool: PgPool) {
+    let url = db_url(&pool);
+    let missing = Uuid::new_v4();
+    for cmd in ["results", "status"] {
+        let r = bt_with_db(&url, &[cmd, &missing.to_string()]);
+        assert!(!r.ok);
+        assert!(r.stderr.contains(&format!("bundle {missing} does not exist")), "{cmd}: {}", r.stderr);
+    }
+    let r = bt_with_db(&url, &["results", &missing.to_string(), "--sort", "luck"]);
+    assert!(r.stderr.contains("--sort luck: unknown metric"), "{}", r.stderr);
+}
