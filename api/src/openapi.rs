@@ -1,0 +1,118 @@
+//! The OpenAPI 3.1 document of the API, served at `/openapi.json`. A test
+//! checks that every route the router serves is in it and vice versa.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// Paths and methods the document describes (the router test compares).
+pub const ROUTES: [(&str, &str); 11] = [
+    ("post", "/v1/bundles"),
+    ("get", "/v1/bundles"),
+    ("get", "/v1/bundles/{id}"),
+    ("post", "/v1/bundles/{id}/cancel"),
+    ("get", "/v1/bundles/{id}/results"),
+    ("get", "/v1/bundles/{id}/variants/{n}"),
+    ("get", "/v1/datasets"),
+    ("get", "/openapi.json"),
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/metrics"),
+];
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn page_params() -> Value {
+    json!([
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 50 } },
+        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }
+    ])
+}
+
+fn id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let std_errors = |ok: Value| -> Value {
+        let mut r = ok;
+        r["400"] = error_response("Malformed request (JSON, query or path)");
+        r["401"] = error_response("Missing, unknown or revoked key");
+        r["404"] = error_response("No such bundle of the caller's (another owner's bundle answers the same)");
+        r["500"] = error_response("Internal error (details only in the server log)");
+        r
+    };
+    let mut results_params = page_params();
+    if let Some(a) = results_params.as_array_mut() {
+        a.insert(0, id_param());
+        a.push(json!({ "name": "sort", "in": "query", "schema": { "type": "string", "default": "sharpe" },
+                       "description": "A metric name: final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure, fees, buy_and_hold_return" }));
+        a.push(json!({ "name": "order", "in": "query", "schema": { "type": "string", "enum": ["desc", "asc"], "default": "desc" } }));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "bt API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Submit backtest bundles, follow them, read ranked results. Every /v1 request needs Authorization: Bearer <key> (bt keys create)." },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" } } } } },
+                "BundleSpec": { "type": "object", "required": ["datasets", "strategy"], "additionalProperties": false,
+                    "description": "The bundle format of bt run (README, Bundles), as JSON",
+                    "properties": {
+                        "name": { "type": "string" }, "initial_balance": { "type": "number" },
+                        "datasets": { "type": "object" }, "strategy": { "type": "object" },
+                        "money": { "type": "object" }, "costs": { "type": "object" } } },
+                "Accepted": { "type": "object", "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
+                    "variants": { "type": "integer" }, "jobs": { "type": "integer" },
+                    "execution": { "type": "string", "enum": ["queue", "inline"] }, "status_url": { "type": "string" } } },
+                "BundleStatus": { "type": "object", "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "status": { "type": "string", "enum": ["pending", "running", "completed", "failed", "cancelled"] },
+                    "execution": { "type": "string" }, "variants": { "type": "integer" }, "variants_done": { "type": "integer" },
+                    "progress": { "type": "number" }, "eta_seconds": { "type": ["number", "null"] }, "jobs": { "type": "object" },
+                    "created_at": { "type": "string" }, "started_at": { "type": ["string", "null"] },
+                    "finished_at": { "type": ["string", "null"] }, "error": { "type": ["string", "null"] } } },
+                "Variant": { "type": "object", "properties": {
+                    "variant": { "type": "integer" }, "dataset": { "type": "object" }, "strategy": { "type": "object" },
+                    "money": { "type": "object" }, "metrics": { "type": "object" } } }
+            }
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/v1/bundles": {
+                "post": { "summary": "Validate and enqueue a bundle; answers at once",
+                    "parameters": [{ "name": "priority", "in": "query", "schema": { "type": "integer", "default": 0 } }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BundleSpec" } } } },
+                    "responses": std_errors(json!({
+                        "202": { "description": "Enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
+                        "413": error_response("Body larger than the limit"),
+                        "422": error_response("Invalid bundle (the field is named), too many variants, or a dataset not in the catalog") })) },
+                "get": { "summary": "The caller's bundles, newest first", "parameters": page_params(),
+                    "responses": std_errors(json!({ "200": { "description": "A page of bundles" } })) }
+            },
+            "/v1/bundles/{id}": { "get": { "summary": "Status, job counts, progress, ETA and times", "parameters": [id_param()],
+                "responses": std_errors(json!({ "200": { "description": "The bundle", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BundleStatus" } } } } })) } },
+            "/v1/bundles/{id}/cancel": { "post": { "summary": "Cancel: pending jobs at once, running ones within seconds", "parameters": [id_param()],
+                "responses": std_errors(json!({ "200": { "description": "Cancelled" }, "409": error_response("The bundle already ended") })) } },
+            "/v1/bundles/{id}/results": { "get": { "summary": "Ranked variants with parameters and metrics", "parameters": results_params,
+                "responses": std_errors(json!({ "200": { "description": "A page of ranked variants" } })) } },
+            "/v1/bundles/{id}/variants/{n}": { "get": { "summary": "One variant's metrics, trades and equity curve (recomputed, equal to the sweep)",
+                "parameters": [id_param(), { "name": "n", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }],
+                "responses": std_errors(json!({ "200": { "description": "The variant in detail" } })) } },
+            "/v1/datasets": { "get": { "summary": "The candle catalog", "responses": std_errors(json!({ "200": { "description": "Datasets" } })) } },
+            "/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
+            "/health": { "get": { "summary": "Process alive", "security": [], "responses": { "200": { "description": "ok" } } } },
+            "/ready": { "get": { "summary": "Database reachable and not shutting down", "security": [], "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics (OpenMetrics text)", "security": [], "responses": { "200": { "description": "metrics" } } } }
+        }
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

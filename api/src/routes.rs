@@ -1,0 +1,357 @@
+//! The `/v1` handlers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use bt_engine::bundle::{Bundle, BundleSpec, Limits, Money};
+use bt_engine::metrics::Metrics;
+use bt_engine::strategy::Strategy;
+use bt_queue::{BundleProgress, CancelOutcome};
+use bt_service::submit::{SubmitError, SubmitOptions, plan};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Owner;
+use crate::error::ApiError;
+
+type S = State<Arc<AppState>>;
+type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+
+fn ok(v: Value) -> Answer {
+    Ok((StatusCode::OK, Json(v)))
+}
+
+/// A finite number, or null (JSON has no NaN or infinity).
+fn num(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+fn bundle_id(p: Result<Path<Uuid>, PathRejection>) -> Result<Uuid, ApiError> {
+    p.map(|Path(id)| id).map_err(|e| ApiError::bad_request(format!("invalid bundle id: {}", e.body_text())))
+}
+
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitQuery {
+    #[serde(default)]
+    priority: i32,
+}
+
+/// `POST /v1/bundles`: validate, plan and enqueue; 202 at once.
+pub async fn submit(
+    State(s): S,
+    Owner(owner): Owner,
+    q: Result<Query<SubmitQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let q = query(q)?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than {} bytes", s.cfg.max_body_bytes),
+            )
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}")))?;
+    let spec: BundleSpec = serde_json::from_value(value).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
+    let bundle = Bundle::new(spec, Limits { max_variants: s.cfg.max_variants })
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let opts = SubmitOptions {
+        owner,
+        priority: q.priority,
+        max_attempts: s.cfg.max_attempts,
+        job_bar_variants: s.cfg.job_bar_variants,
+        execution: bt_queue::Execution::Queue,
+    };
+    let catalog = s.catalog.clone();
+    let policy = s.cfg.execution;
+    let (mut new, bundle) = tokio::task::spawn_blocking(move || plan(&bundle, &catalog, &opts).map(|n| (n, bundle)))
+        .await
+        .map_err(|e| ApiError::internal("planning a bundle", e))?
+        .map_err(|e| match e {
+            SubmitError::MissingDataset { .. } | SubmitError::EmptyRange { .. } => {
+                ApiError::invalid("datasets", e.to_string())
+            }
+            SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
+            e => ApiError::internal("planning a bundle", e),
+        })?;
+    new.execution = policy.decide(new.id);
+    s.store.enqueue_bundle(&new).await?;
+    s.metrics.submitted.get_or_create(&[("path", new.execution.as_str())]).inc();
+    tracing::info!(bundle = %new.id, owner = %new.owner, variants = new.variant_count, jobs = new.jobs.len(),
+        execution = new.execution.as_str(), "bundle submitted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": new.id,
+            "name": bundle.spec.name,
+            "variants": new.variant_count,
+            "jobs": new.jobs.len(),
+            "execution": new.execution.as_str(),
+            "status_url": format!("/v1/bundles/{}", new.id),
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
+fn check_page(limit: i64, offset: i64) -> Result<(), ApiError> {
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit}: use 1 to 1000")).field("limit"));
+    }
+    if offset < 0 {
+        return Err(ApiError::bad_request(format!("offset {offset}: must not be negative")).field("offset"));
+    }
+    Ok(())
+}
+
+/// `GET /v1/bundles`: the caller's bundles, newest first.
+pub async fn list(State(s): S, Owner(owner): Owner, q: Result<Query<Page>, QueryRejection>) -> Answer {
+    let p = query(q)?;
+    check_page(p.limit, p.offset)?;
+    let rows = s.store.list_bundles(&owner, p.limit, p.offset).await?;
+    let bundles: Vec<Value> = rows
+        .iter()
+        .map(|b| {
+            json!({
+                "id": b.id, "name": b.name, "status": b.status.as_str(), "execution": b.execution.as_str(),
+                "variants": b.variant_count, "jobs": b.job_count, "priority": b.priority,
+                "created_at": b.created_at, "started_at": b.started_at, "finished_at": b.finished_at,
+                "error": b.error,
+            })
+        })
+        .collect();
+    ok(json!({ "bundles": bundles, "limit": p.limit, "offset": p.offset }))
+}
+
+async fn owned(s: &AppState, id: Uuid, owner: &str) -> Result<BundleProgress, ApiError> {
+    s.store.bundle_status(id, Some(owner)).await?.ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))
+}
+
+fn status_json(b: &BundleProgress) -> Value {
+    json!({
+        "id": b.id, "name": b.name, "status": b.status.as_str(), "execution": b.execution.as_str(),
+        "priority": b.priority, "variants": b.variant_count, "variants_done": b.variants_done,
+        "progress": num(b.fraction()), "eta_seconds": b.eta().map(|d| num(d.as_secs_f64())),
+        "jobs": { "total": b.job_count, "pending": b.pending, "running": b.running, "completed": b.completed,
+                  "failed": b.failed, "cancelled": b.cancelled },
+        "created_at": b.created_at, "started_at": b.started_at, "finished_at": b.finished_at, "error": b.error,
+    })
+}
+
+/// `GET /v1/bundles/{id}`.
+pub async fn status(State(s): S, Owner(owner): Owner, p: Result<Path<Uuid>, PathRejection>) -> Answer {
+    let id = bundle_id(p)?;
+    ok(status_json(&owned(&s, id, &owner).await?))
+}
+
+/// `POST /v1/bundles/{id}/cancel`.
+pub async fn cancel(State(s): S, Owner(owner): Owner, p: Result<Path<Uuid>, PathRejection>) -> Answer {
+    let id = bundle_id(p)?;
+    match s.store.cancel_bundle(id, &owner).await? {
+        CancelOutcome::NotFound => Err(ApiError::not_found(format!("bundle {id} does not exist"))),
+        CancelOutcome::AlreadyEnded(st) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_ended",
+            format!("bundle {id} already ended: {}", st.as_str()),
+        )),
+        CancelOutcome::Cancelled => ok(status_json(&owned(&s, id, &owner).await?)),
+    }
+}
+
+async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Bundle, ApiError> {
+    let spec = s.store.bundle_spec(id).await?.ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))?;
+    let spec: BundleSpec = serde_json::from_value(spec).map_err(|e| ApiError::internal("stored bundle spec", e))?;
+    Bundle::new(spec, Limits { max_variants: u64::MAX }).map_err(|e| ApiError::internal("stored bundle spec", e))
+}
+
+fn strategy_json(st: &Strategy) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("kind".into(), st.kind().into());
+    for (k, v) in st.params() {
+        let val = v.parse::<f64>().map_or_else(|_| Value::String(v.clone()), num);
+        m.insert(k.into(), val);
+    }
+    Value::Object(m)
+}
+
+fn money_json(m: &Money) -> Value {
+    json!({
+        "stop_loss": m.stop_loss, "take_profit": m.take_profit, "leverage": m.leverage,
+        "size": m.size, "direction": m.direction.as_str(),
+    })
+}
+
+fn metrics_json(m: &Metrics) -> Value {
+    let mut o = serde_json::Map::new();
+    for name in Metrics::NAMES {
+        let v = match name {
+            "trades" => m.trades.into(),
+            "max_drawdown_duration_ms" => m.max_drawdown_duration_ms.into(),
+            _ => m.get(name).map_or(Value::Null, num),
+        };
+        o.insert(name.into(), v);
+    }
+    o.insert("open_position".into(), m.open_position.into());
+    o.insert("liquidated".into(), m.liquidated.into());
+    Value::Object(o)
+}
+
+fn variant_json(bundle: &Bundle, index: u64, m: &Metrics) -> Result<Value, ApiError> {
+    let v = bundle.variant(index).ok_or_else(|| ApiError::internal("result variant", format!("{index} out of range")))?;
+    let d = &bundle.datasets[v.dataset];
+    Ok(json!({
+        "variant": index,
+        "dataset": { "ticker": d.ticker, "timeframe": d.timeframe.as_str() },
+        "strategy": strategy_json(&v.strategy),
+        "money": money_json(&v.money),
+        "metrics": metrics_json(m),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsQuery {
+    #[serde(default = "default_sort")]
+    sort: String,
+    #[serde(default = "default_order")]
+    order: String,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_sort() -> String {
+    "sharpe".into()
+}
+
+fn default_order() -> String {
+    "desc".into()
+}
+
+/// `GET /v1/bundles/{id}/results`: ranked variants with parameters and metrics.
+pub async fn results(
+    State(s): S,
+    Owner(owner): Owner,
+    p: Result<Path<Uuid>, PathRejection>,
+    q: Result<Query<ResultsQuery>, QueryRejection>,
+) -> Answer {
+    let id = bundle_id(p)?;
+    let q = query(q)?;
+    check_page(q.limit, q.offset)?;
+    if !Metrics::NAMES.contains(&q.sort.as_str()) {
+        return Err(ApiError::bad_request(format!("sort {:?}: one of {}", q.sort, Metrics::NAMES.join(", "))).field("sort"));
+    }
+    let descending = match q.order.as_str() {
+        "desc" => true,
+        "asc" => false,
+        o => return Err(ApiError::bad_request(format!("order {o:?}: asc or desc")).field("order")),
+    };
+    let st = owned(&s, id, &owner).await?;
+    let bundle = stored_bundle(&s, id).await?;
+    let rows = s.store.results(id, &q.sort, descending, q.limit, q.offset).await?;
+    let results = rows
+        .iter()
+        .map(|r| {
+            let (index, m) = bt_service::results::from_row(r);
+            variant_json(&bundle, index, &m)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ok(json!({
+        "bundle": id, "status": st.status.as_str(), "stored": st.variants_done, "variants": st.variant_count,
+        "sort": q.sort, "order": q.order, "limit": q.limit, "offset": q.offset, "results": results,
+    }))
+}
+
+/// `GET /v1/bundles/{id}/variants/{n}`: one variant's metrics, trades and
+/// equity curve, recomputed with the engine's detail path.
+pub async fn variant(State(s): S, Owner(owner): Owner, p: Result<Path<(Uuid, u64)>, PathRejection>) -> Answer {
+    let (id, n) = p.map(|Path(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))?;
+    owned(&s, id, &owner).await?;
+    let bundle = Arc::new(stored_bundle(&s, id).await?);
+    let Some(v) = bundle.variant(n) else {
+        return Err(ApiError::not_found(format!("bundle {id} has {} variants (0..{})", bundle.count(), bundle.count())));
+    };
+    let d = &bundle.datasets[v.dataset];
+    let candles = s.datasets.get(&d.ticker, d.timeframe, bundle.range).await.map_err(|e| ApiError::internal("loading a dataset", e))?;
+    let b = bundle.clone();
+    let c = candles.clone();
+    let (m, detail) = tokio::task::spawn_blocking(move || bt_engine::sweep::run_variant(&b, n, c.view()))
+        .await
+        .map_err(|e| ApiError::internal("running a variant", e))?
+        .ok_or_else(|| ApiError::not_found(format!("variant {n} does not exist")))?;
+    let mut out = variant_json(&bundle, n, &m)?;
+    let ts = candles.ts();
+    let trades: Vec<Value> = detail
+        .trades
+        .iter()
+        .map(|t| {
+            json!({
+                "side": if t.side > 0 { "long" } else { "short" },
+                "entry_bar": t.entry_bar, "entry_time": bt_candles::time::format_ms(t.entry_ts), "entry_price": num(t.entry_price),
+                "exit_bar": t.exit_bar, "exit_time": bt_candles::time::format_ms(t.exit_ts), "exit_price": num(t.exit_price),
+                "quantity": num(t.quantity), "fees": num(t.fees), "pnl": num(t.pnl),
+                "return_on_margin": num(t.return_on_margin), "reason": t.reason.as_str(),
+            })
+        })
+        .collect();
+    let equity: Vec<Value> =
+        detail.equity.iter().enumerate().map(|(i, e)| json!([bt_candles::time::format_ms(ts[i]), num(*e)])).collect();
+    out["trades"] = trades.into();
+    out["equity"] = equity.into();
+    ok(out)
+}
+
+/// `GET /v1/datasets`: the catalog.
+pub async fn datasets(State(s): S, Owner(_): Owner) -> Answer {
+    let catalog = s.catalog.clone();
+    let list = tokio::task::spawn_blocking(move || catalog.list())
+        .await
+        .map_err(|e| ApiError::internal("listing the catalog", e))?
+        .map_err(|e| ApiError::internal("listing the catalog", e))?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|d| {
+            json!({
+                "ticker": d.ticker, "timeframe": d.timeframe.as_str(), "bars": d.rows,
+                "first": d.first_ms.map(bt_candles::time::format_ms), "last": d.last_ms.map(bt_candles::time::format_ms),
+            })
+        })
+        .collect();
+    ok(json!({ "datasets": rows }))
+}

@@ -1,0 +1,313 @@
+//! The API router against a real PostgreSQL (one database per test), driven
+//! with `oneshot`: every endpoint, status code and error shape, auth, and bad
+//! input that must be a 4xx with a message and never a 5xx.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bt_api::{ApiConfig, ExecutionPolicy};
+use bt_queue::Store;
+use bt_service::worker::Phase;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+fn catalog() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+fn config() -> ApiConfig {
+    ApiConfig { catalog: catalog(), key_cache: Duration::ZERO, max_body_bytes: 4096, max_variants: 100_000, ..ApiConfig::default() }
+}
+
+fn app(pool: &PgPool, cfg: ApiConfig) -> Router {
+    let (_tx, rx) = tokio::sync::watch::channel(Phase::Running);
+    std::mem::forget(_tx);
+    bt_api::router(Store::new(pool.clone()), cfg, rx, |_| {})
+}
+
+async fn key(pool: &PgPool, owner: &str) -> (uuid::Uuid, String) {
+    let (id, key) = bt_api::auth::mint();
+    Store::new(pool.clone()).insert_api_key(id, owner, &bt_api::auth::hash(&key)).await.expect("key");
+    (id, key)
+}
+
+async fn call(app: &Router, method: &str, uri: &str, key: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).expect("request");
+    let resp = app.clone().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.expect("body");
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, v)
+}
+
+const SPEC: &str = r#"{
+  "name": "api test",
+  "datasets": { "tickers": ["BTCUSD", "ETHUSD"], "timeframes": ["1h"] },
+  "strategy": { "kind": "sma_cross", "fast": [5, 10], "slow": [20, 40] },
+  "money": { "stop_loss": [0, 0.02] },
+  "costs": { "fee_bps": 10 }
+}"#;
+
+fn assert_error(v: &Value, code: &str, field: Option<&str>) {
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert_eq!(v["error"]["field"].as_str(), field, "{v}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn auth_is_required_and_owners_are_separate(pool: PgPool) {
+    let app = app(&pool, config());
+    let (status, v) = call(&app, "GET", "/v1/bundles", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&v, "unauthorized", None);
+    let (status, v) = call(&app, "GET", "/v1/bundles", Some("bt_nope"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["message"], "unknown or revoked key");
+    let (alice_id, alice) = key(&pool, "alice").await;
+    let (_, bob) = key(&pool, "bob").await;
+    let (status, v) = call(&app, "POST", "/v1/bundles", Some(&alice), Some(SPEC)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_str().expect("id").to_owned();
+    // Bob sees exactly what he would for a bundle that does not exist.
+    let missing = uuid::Uuid::new_v4().to_string();
+    for path in ["", "/results", "/variants/0"] {
+        let (s1, v1) = call(&app, "GET", &format!("/v1/bundles/{id}{path}"), Some(&bob), None).await;
+        let (s2, v2) = call(&app, "GET", &format!("/v1/bundles/{missing}{path}"), Some(&bob), None).await;
+        assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{path}");
+        assert_eq!(v1["error"]["message"].as_str().map(|m| m.replace(&id, "X")), v2["error"]["message"].as_str().map(|m| m.replace(&missing, "X")));
+    }
+    let (s, _) = call(&app, "POST", &format!("/v1/bundles/{id}/cancel"), Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = call(&app, "GET", "/v1/bundles", Some(&bob), None).await;
+    assert_eq!(list["bundles"], json!([]));
+    // A revoked key stops working.
+    Store::new(pool.clone()).revoke_api_key(alice_id).await.expect("revoke").expect("live");
+    let (status, _) = call(&app, "GET", &format!("/v1/bundles/{id}"), Some(&alice), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_input_is_a_4xx_with_a_message(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let cases: Vec<(String, StatusCode, &str, Option<&str>)> = vec![
+        ("{ not json".into(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        ("".into(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": \"five\""), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
+        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": 1e300"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
+        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 50, \"stop\": 10, \"step\": 5 }"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
+        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": -5"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
+        (SPEC.replace("\"name\"", "\"colour\": 1, \"name\""), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("bundle")),
+        (SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "[\"NOPE\"]"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("datasets")),
+        (SPEC.replace("\"fee_bps\": 10", "\"fee_bps\": -10"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("costs.fee_bps")),
+        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 1, \"stop\": 1000, \"step\": 1 }").replace("\"slow\": [20, 40]", "\"slow\": { \"start\": 1001, \"stop\": 2000, \"step\": 1 }"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("bundle")),
+        (format!("{{\"name\": \"{}\"}}", "x".repeat(5000)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+    ];
+    for (body, status, code, field) in cases {
+        let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(&body)).await;
+        assert_eq!(s, status, "{body:.120}: {v}");
+        assert_error(&v, code, field);
+    }
+    for uri in ["/v1/bundles?priority=high", "/v1/bundles?colour=red"] {
+        let (s, v) = call(&app, "POST", uri, Some(&k), Some(SPEC)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert_error(&v, "bad_request", None);
+    }
+    for uri in ["/v1/bundles?limit=0", "/v1/bundles?limit=5000", "/v1/bundles?offset=-1", "/v1/bundles?limit=abc"] {
+        let (s, v) = call(&app, "GET", uri, Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+    }
+    let (s, v) = call(&app, "GET", "/v1/bundles/not-a-uuid", Some(&k), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = call(&app, "GET", "/v1/nothing", Some(&k), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found", None);
+    let (s, v) = call(&app, "DELETE", "/v1/bundles", Some(&k), None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&v, "method_not_allowed", None);
+    // Nothing was enqueued by any of it.
+    let (_, list) = call(&app, "GET", "/v1/bundles", Some(&k), None).await;
+    assert_eq!(list["bundles"], json!([]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn submit_list_status_cancel(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let mut ids = Vec::new();
+    for p in [0, 5, 1] {
+        let (s, v) = call(&app, "POST", &format!("/v1/bundles?priority={p}"), Some(&k), Some(SPEC)).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        assert_eq!((v["variants"].as_i64(), v["jobs"].as_i64(), v["execution"].as_str()), (Some(16), Some(2), Some("queue")));
+        assert_eq!(v["status_url"], format!("/v1/bundles/{}", v["id"].as_str().expect("id")));
+        ids.push(v["id"].as_str().expect("id").to_owned());
+    }
+    let (_, page) = call(&app, "GET", "/v1/bundles?limit=2", Some(&k), None).await;
+    let got: Vec<&str> = page["bundles"].as_array().expect("list").iter().map(|b| b["id"].as_str().expect("id")).collect();
+    assert_eq!(got, vec![ids[2].as_str(), ids[1].as_str()], "newest first");
+    let (_, page) = call(&app, "GET", "/v1/bundles?limit=2&offset=2", Some(&k), None).await;
+    assert_eq!(page["bundles"][0]["id"], ids[0].as_str());
+    let (s, st) = call(&app, "GET", &format!("/v1/bundles/{}", ids[1]), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(st["status"], "pending");
+    assert_eq!(st["priority"], 5);
+    assert_eq!(st["jobs"], json!({ "total": 2, "pending": 2, "running": 0, "completed": 0, "failed": 0, "cancelled": 0 }));
+    assert_eq!((st["variants"].as_i64(), st["variants_done"].as_i64()), (Some(16), Some(0)));
+    assert_eq!(st["eta_seconds"], Value::Null);
+    let (s, c) = call(&app, "POST", &format!("/v1/bundles/{}/cancel", ids[1]), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!((c["status"].as_str(), c["jobs"]["cancelled"].as_i64()), (Some("cancelled"), Some(2)));
+    let (s, v) = call(&app, "POST", &format!("/v1/bundles/{}/cancel", ids[1]), Some(&k), None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error(&v, "already_ended", None);
+    let (s, d) = call(&app, "GET", "/v1/datasets", Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<String> = d["datasets"].as_array().expect("datasets").iter()
+        .map(|x| format!("{}/{}/{}", x["ticker"].as_str().unwrap_or(""), x["timeframe"].as_str().unwrap_or(""), x["bars"])).collect();
+    assert_eq!(names, vec!["BTCUSD/1m/43200", "BTCUSD/1h/720", "ETHUSD/1m/43200", "ETHUSD/1h/720"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    let id = v["id"].as_str().expect("id").to_owned();
+    // Results before the run: an empty page, not an error.
+    let (s, r) = call(&app, "GET", &format!("/v1/bundles/{id}/results"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["results"], json!([]));
+    // An in-process worker runs it.
+    let db = pool.connect_options().get_database().expect("db").to_owned();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = format!("{}/{db}", &base[..base.rfind('/').expect("path")]);
+    let args = bt_service::WorkerArgs {
+        database_url: url,
+        worker_id: Some("t".into()),
+        max_concurrent_backtests: 2,
+        job_poll_interval_seconds: 0.1,
+        heartbeat_interval_seconds: 1.0,
+        threads: Some(1),
+        catalog: catalog(),
+        http_addr: "off".into(),
+        shutdown_grace_seconds: 5.0,
+        heartbeat_timeout_seconds: 30.0,
+        lock_grace_seconds: 5.0,
+        rescue_interval_seconds: 1.0,
+        dataset_cache: 2,
+    };
+    let worker = bt_service::Worker::new(bt_service::WorkerConfig::from_args(&args).expect("cfg")).expect("worker");
+    let stop = worker.shutdown();
+    let task = tokio::spawn(worker.run());
+    let t = std::time::Instant::now();
+    loop {
+        let (_, st) = call(&app, "GET", &format!("/v1/bundles/{id}"), Some(&k), None).await;
+        if st["status"] == "completed" {
+            assert_eq!(st["progress"], 1.0);
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "{st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.stop();
+    task.await.expect("join").expect("worker");
+    let (s, r) = call(&app, "GET", &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let rows = r["results"].as_array().expect("rows");
+    assert_eq!(rows.len(), 5);
+    let tr: Vec<f64> = rows.iter().map(|x| x["metrics"]["total_return"].as_f64().expect("tr")).collect();
+    assert!(tr.windows(2).all(|w| w[0] >= w[1]), "{tr:?}");
+    assert_eq!(r["stored"], 16);
+    let top = &rows[0];
+    assert_eq!(top["strategy"]["kind"], "sma_cross");
+    assert!(top["strategy"]["fast"].is_number() && top["money"]["direction"] == "long", "{top}");
+    let (_, page2) = call(&app, "GET", &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5&offset=5"), Some(&k), None).await;
+    assert!(page2["results"][0]["metrics"]["total_return"].as_f64().expect("tr") <= tr[4]);
+    // The detail path gives the metrics the sweep stored.
+    let n = top["variant"].as_u64().expect("n");
+    let (s, d) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/{n}"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d["metrics"], top["metrics"]);
+    assert_eq!(d["trades"].as_array().expect("trades").len() as u64, top["metrics"]["trades"].as_u64().expect("n") + u64::from(top["metrics"]["open_position"] == true));
+    assert_eq!(d["equity"].as_array().expect("equity").len(), 720);
+    let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/16"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    for q in ["sort=luck", "order=sideways", "limit=0"] {
+        let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/results?{q}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
+    }
+    let (s, v) = call(&app, "POST", &format!("/v1/bundles/{id}/cancel"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn execution_split_is_recorded_and_counted(pool: PgPool) {
+    let app = app(&pool, ApiConfig { execution: ExecutionPolicy::Split(50), ..config() });
+    let (_, k) = key(&pool, "alice").await;
+    let mut paths = Vec::new();
+    for _ in 0..40 {
+        let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+        let (_, st) = call(&app, "GET", &format!("/v1/bundles/{}", v["id"].as_str().expect("id")), Some(&k), None).await;
+        assert_eq!(st["execution"], v["execution"]);
+        paths.push(v["execution"].as_str().expect("path").to_owned());
+    }
+    let inline = paths.iter().filter(|p| *p == "inline").count();
+    assert!((8..=32).contains(&inline), "{inline} of 40 inline");
+    let lanes: Vec<(String, i64)> = sqlx::query_as("SELECT lane, count(*) FROM backtest_jobs GROUP BY lane ORDER BY lane")
+        .fetch_all(&pool).await.expect("lanes");
+    assert_eq!(lanes, vec![("inline".to_owned(), 2 * inline as i64), ("queue".to_owned(), 2 * (40 - inline) as i64)]);
+    let (s, text) = call(&app, "GET", "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = text.as_str().expect("text").to_owned();
+    for line in [
+        format!("bt_bundles_submitted_total{{path=\"inline\"}} {inline}"),
+        format!("bt_bundles_submitted_total{{path=\"queue\"}} {}", 40 - inline),
+        format!("bt_bundles{{path=\"inline\",status=\"pending\"}} {inline}"),
+        "bt_queue_jobs{status=\"pending\"} 80".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+    }
+    assert!(text.contains("bt_http_requests_total{route=\"/v1/bundles\",method=\"POST\",status=\"202\"} 40"), "{text}");
+    assert!(text.contains("bt_http_request_duration_seconds_count{route=\"/v1/bundles/{id}\",method=\"GET\"} 40"), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn openapi_health_and_ready(pool: PgPool) {
+    let app = app(&pool, config());
+    let (s, doc) = call(&app, "GET", "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path) in bt_api::openapi::ROUTES {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} not documented");
+    }
+    let documented: usize = doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
+    assert_eq!(documented, bt_api::openapi::ROUTES.len());
+    let (s, v) = call(&app, "GET", "/health", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, Value::String("ok\n".into())));
+    let (s, _) = call(&app, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[test]
+fn execution_policies_parse_and_split_evenly() {
+    assert_eq!("queue".parse::<ExecutionPolicy>(), Ok(ExecutionPolicy::Queue));
+    assert_eq!("inline".parse::<ExecutionPolicy>(), Ok(ExecutionPolicy::Inline));
+    assert_eq!("split:25".parse::<ExecutionPolicy>(), Ok(ExecutionPolicy::Split(25)));
+    assert!("split:101".parse::<ExecutionPolicy>().is_err());
+    assert!("half".parse::<ExecutionPolicy>().is_err());
+    let ids: Vec<uuid::Uuid> = (0..10_000).map(|_| uuid::Uuid::new_v4()).collect();
+    let inline = |p| ids.iter().filter(|id| ExecutionPolicy::Split(p).decide(**id) == bt_queue::Execution::Inline).count();
+    assert_eq!(inline(0), 0);
+    assert_eq!(inline(100), 10_000);
+    let half = inline(30);
+    assert!((2_700..=3_300).contains(&half), "{half}");
+    assert_eq!(ExecutionPolicy::Split(30).decide(ids[0]), ExecutionPolicy::Split(30).decide(ids[0]));
+}

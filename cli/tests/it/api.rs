@@ -1,0 +1,174 @@
+//! `bt serve` over real HTTP, with a `bt work` process and PostgreSQL:
+//! submit, poll to completion, read results and one variant's trades; and
+//! `bt serve --workers 1` alone as a complete single-machine system.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::repo_root;
+use crate::worker::{db_url, free_addr};
+
+struct Proc(Child, std::path::PathBuf);
+
+impl Proc {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(url: &str, args: &[&str], log: std::path::PathBuf) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_bt"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("BT_CATALOG", repo_root().join("data"))
+        .env("BT_THREADS", "1")
+        .env("BT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn bt");
+    Proc(child, log)
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, key: &str, body: &str) -> (u16, Value) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn wait_ready(addr: SocketAddr, p: &Proc) {
+    let t = Instant::now();
+    loop {
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let _ = write!(s, "GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if text.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "bt serve not ready:\n{}", p.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn mint(url: &str, owner: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bt"))
+        .args(["keys", "create", "--owner", owner])
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("bt keys");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+const SPEC: &str = r#"{"name":"e2e","datasets":{"tickers":["BTCUSD","ETHUSD"],"timeframes":["1h"]},"strategy":{"kind":"ema_cross","fast":[5,10,15],"slow":[30,60]},"money":{"stop_loss":[0,0.03],"direction":["both"]},"costs":{"fee_bps":10}}"#;
+
+fn run_to_completion(addr: SocketAddr, key: &str, logs: &[&Proc]) -> (String, Value) {
+    let (code, v) = http(addr, "POST", "/v1/bundles?priority=3", key, SPEC);
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().expect("id").to_owned();
+    let t = Instant::now();
+    let st = loop {
+        let (code, st) = http(addr, "GET", &format!("/v1/bundles/{id}"), key, "");
+        assert_eq!(code, 200, "{st}");
+        if st["status"] == "completed" {
+            break st;
+        }
+        let all: Vec<String> = logs.iter().map(|p| p.logs()).collect();
+        assert!(t.elapsed() < Duration::from_secs(90), "{st}\n{}", all.join("\n---\n"));
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (id, st)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn submit_poll_results_and_trades_over_http(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let addr = free_addr();
+    let serve = spawn(&url, &["serve", "--addr", &addr.to_string()], dir.path().join("serve.log"));
+    let work = spawn(
+        &url,
+        &["work", "--http-addr", "off", "--job-poll-interval-seconds", "0.2"],
+        dir.path().join("work.log"),
+    );
+    wait_ready(addr, &serve);
+    let key = mint(&url, "alice");
+    let (id, st) = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || run_to_completion(addr, &key, &[])
+    })
+    .await
+    .expect("join");
+    assert_eq!((st["execution"].as_str(), st["variants"].as_i64(), st["variants_done"].as_i64()), (Some("queue"), Some(24), Some(24)), "{st}\n{}", work.logs());
+    let (code, r) = http(addr, "GET", &format!("/v1/bundles/{id}/results?sort=sharpe&order=desc&limit=3"), &key, "");
+    assert_eq!(code, 200, "{r}");
+    let top = &r["results"][0];
+    assert_eq!(top["strategy"]["kind"], "ema_cross");
+    let n = top["variant"].as_u64().expect("variant");
+    let (code, d) = http(addr, "GET", &format!("/v1/bundles/{id}/variants/{n}"), &key, "");
+    assert_eq!(code, 200);
+    assert_eq!(d["metrics"], top["metrics"], "the detail path equals the sweep");
+    assert!(!d["trades"].as_array().expect("trades").is_empty());
+    assert!(d["trades"][0]["entry_time"].as_str().is_some_and(|t| t.starts_with("2024-")), "{}", d["trades"][0]);
+    // Another owner sees nothing of it.
+    let bob = mint(&url, "bob");
+    assert_eq!(http(addr, "GET", &format!("/v1/bundles/{id}"), &bob, "").0, 404);
+    drop(work);
+    drop(serve);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn serve_with_workers_alone_runs_inline_bundles(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let addr = free_addr();
+    let mut serve = spawn(
+        &url,
+        &["serve", "--addr", &addr.to_string(), "--workers", "1", "--execution", "inline"],
+        dir.path().join("serve.log"),
+    );
+    wait_ready(addr, &serve);
+    let key = mint(&url, "alice");
+    let (_, st) = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || run_to_completion(addr, &key, &[])
+    })
+    .await
+    .expect("join");
+    assert_eq!(st["execution"], "inline", "{}", serve.logs());
+    let ok = Command::new("kill").args(["-TERM", &serve.0.id().to_string()]).status().expect("kill").success();
+    assert!(ok);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = serve.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{}", serve.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{}", serve.logs());
+}
