@@ -38,11 +38,18 @@ pub(crate) struct Event {
 
 /// The fill events of a signal column (`signals[t]` fills at bar `t + 1`).
 pub(crate) fn events(signals: &[i8]) -> Vec<Event> {
-    let n = signals.len();
+    let fills = &signals[..signals.len().saturating_sub(1)];
     let mut out = Vec::new();
-    for (t, &s) in signals.iter().enumerate().take(n.saturating_sub(1)) {
-        if s != 0 {
-            out.push(Event { bar: t + 1, side: s });
+    // Signals are sparse: skip 32 zero bytes at a time.
+    const STEP: usize = 32;
+    for (k, chunk) in fills.chunks(STEP).enumerate() {
+        if chunk.iter().fold(0u8, |acc, &s| acc | s as u8) == 0 {
+            continue;
+        }
+        for (j, &s) in chunk.iter().enumerate() {
+            if s != 0 {
+                out.push(Event { bar: k * STEP + j + 1, side: s });
+            }
         }
     }
     out
@@ -333,6 +340,9 @@ fn run_groups_with<V: Lanes>(
     let mut t0 = 0;
     while t0 < n {
         let t1 = (t0 + tile.max(1)).min(n);
+        // Fills read the open of sparse bars: stream the tile's opens into
+        // cache first rather than miss on each (a tenth of the run otherwise).
+        std::hint::black_box(c.open[t0..t1].iter().fold(0.0, |a, &x| a + x));
         for g in groups.iter_mut() {
             if cancel.load(Ordering::Relaxed) {
                 return false;

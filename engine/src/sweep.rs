@@ -60,6 +60,11 @@ const GROUPS_PER_TASK: usize = 8;
 /// bar) stay in a 512 KiB L2 while a task's groups pass over them.
 const TILE: usize = 4096;
 
+thread_local! {
+    /// A strategy's signals before they become fill events.
+    static SIGNALS: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// How the sweep simulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernel {
@@ -159,9 +164,12 @@ fn sweep_lanes(
             let lane = |v: u64| {
                 let (s, mi) = ((v - base) / m, (v - base) % m);
                 let ev = events[(s - first_s) as usize].get_or_init(|| {
-                    let mut sig = vec![0i8; n];
-                    bundle.strategies[s as usize].signals(candles, &cache, &mut sig);
-                    lanes::events(&sig)
+                    // One signal buffer per thread: fresh pages cost a fault each.
+                    SIGNALS.with_borrow_mut(|sig| {
+                        sig.resize(n, 0);
+                        bundle.strategies[s as usize].signals(candles, &cache, sig);
+                        lanes::events(sig)
+                    })
                 });
                 (bundle.sim_params(&bundle.money[mi as usize]), ev.as_slice())
             };
