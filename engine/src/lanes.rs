@@ -40,10 +40,12 @@ pub(crate) struct Event {
 pub(crate) fn events(signals: &[i8]) -> Vec<Event> {
     let fills = &signals[..signals.len().saturating_sub(1)];
     let mut out = Vec::new();
-    // Signals are sparse: skip 32 zero bytes at a time.
-    const STEP: usize = 32;
+    // Signals are sparse: skip 8 zero bytes at a time.
+    const STEP: usize = 8;
     for (k, chunk) in fills.chunks(STEP).enumerate() {
-        if chunk.iter().fold(0u8, |acc, &s| acc | s as u8) == 0 {
+        if let Ok(word) = <[i8; STEP]>::try_from(chunk)
+            && u64::from_ne_bytes(word.map(|s| s as u8)) == 0
+        {
             continue;
         }
         for (j, &s) in chunk.iter().enumerate() {
