@@ -111,9 +111,12 @@ pub(crate) trait Lanes: Copy {
     fn ge(self, o: Self) -> Self;
     fn gt(self, o: Self) -> Self;
     fn lt(self, o: Self) -> Self;
+    /// `!(self >= o)` (true with NaN).
+    fn nge(self, o: Self) -> Self;
     fn and(self, o: Self) -> Self;
+    /// `!self & o`.
+    fn andnot(self, o: Self) -> Self;
     fn or(self, o: Self) -> Self;
-    fn not(self) -> Self;
     /// `m ? a : b` per lane.
     fn select(m: Self, a: Self, b: Self) -> Self;
     fn any(self) -> bool;
@@ -194,16 +197,20 @@ impl Lanes for Portable {
         self.cmp(o, |a, b| a < b)
     }
     #[inline(always)]
+    fn nge(self, o: Self) -> Self {
+        self.cmp(o, |a, b| !(a >= b))
+    }
+    #[inline(always)]
     fn and(self, o: Self) -> Self {
         self.bits(o, |a, b| a & b)
     }
     #[inline(always)]
-    fn or(self, o: Self) -> Self {
-        self.bits(o, |a, b| a | b)
+    fn andnot(self, o: Self) -> Self {
+        self.bits(o, |a, b| !a & b)
     }
     #[inline(always)]
-    fn not(self) -> Self {
-        self.bits(self, |a, _| !a)
+    fn or(self, o: Self) -> Self {
+        self.bits(o, |a, b| a | b)
     }
     #[inline(always)]
     fn select(m: Self, a: Self, b: Self) -> Self {
@@ -268,16 +275,13 @@ mod avx {
         bin!(mul, _mm256_mul_pd);
         bin!(div, _mm256_div_pd);
         bin!(and, _mm256_and_pd);
+        bin!(andnot, _mm256_andnot_pd);
         bin!(or, _mm256_or_pd);
         cmp!(le, _CMP_LE_OQ);
         cmp!(ge, _CMP_GE_OQ);
         cmp!(gt, _CMP_GT_OQ);
         cmp!(lt, _CMP_LT_OQ);
-        #[inline(always)]
-        fn not(self) -> Self {
-            // SAFETY: AVX is available (see the type's documentation).
-            Self(unsafe { _mm256_xor_pd(self.0, _mm256_castsi256_pd(_mm256_set1_epi64x(-1))) })
-        }
+        cmp!(nge, _CMP_NGE_UQ);
         #[inline(always)]
         fn select(m: Self, a: Self, b: Self) -> Self {
             // SAFETY: AVX is available (see the type's documentation).
@@ -442,9 +446,11 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// The accumulators of the real lanes after all `n` bars.
-    pub(crate) fn finish(&self, n: usize) -> impl Iterator<Item = Accumulator> + '_ {
+    /// The accumulators of the real lanes after all bars of `c`.
+    pub(crate) fn finish(&self, c: &Columns<'_>) -> impl Iterator<Item = Accumulator> + '_ {
         let s = &self.st;
+        let n = c.len();
+        let last_ts = c.ts.last().copied().unwrap_or(0.0);
         (0..self.lanes).map(move |l| Accumulator {
             prev_equity: s.prev[l],
             n: n as u64,
@@ -455,7 +461,12 @@ impl<'a> Group<'a> {
             peak_ts: s.peak_ts[l] as i64,
             below_peak: is_set(s.below[l]),
             max_dd: s.max_dd[l],
-            max_dd_ms: s.max_dd_ms[l] as i64,
+            // A drawdown never recovered lasts to the last bar.
+            max_dd_ms: if is_set(s.below[l]) && last_ts - s.peak_ts[l] > s.max_dd_ms[l] {
+                last_ts - s.peak_ts[l]
+            } else {
+                s.max_dd_ms[l]
+            } as i64,
             bars_in_position: s.bars_in_position[l] as u64,
             open_position: self.pos[l].is_some(),
             ..self.acc[l]
@@ -642,12 +653,15 @@ impl<V: Lanes> Regs<V> {
         let r2 = r.mul(r);
         self.sum_r2 = self.sum_r2.add(r2);
         self.sum_down2 = V::select(r.lt(zero), self.sum_down2.add(r2), self.sum_down2);
-        let ge = eq.ge(self.peak);
-        let below = ge.not();
-        // Drawdown duration: in a drawdown, or at its recovery.
+        let below = eq.nge(self.peak);
+        // Drawdown duration. The accumulator takes the longest time from the
+        // peak at every bar below it and at the recovery; with non-decreasing
+        // times the recovery's (or, never recovered, the last bar's: see
+        // `Group::finish`) is the longest of its drawdown, so only recoveries
+        // are needed here.
         let dur = ts.sub(self.peak_ts);
-        let upd = below.or(ge.and(self.below).and(self.peak_ts.lt(ts)));
-        self.max_dd_ms = V::select(upd.and(dur.gt(self.max_dd_ms)), dur, self.max_dd_ms);
+        let recovery = below.andnot(self.below);
+        self.max_dd_ms = V::select(recovery.and(dur.gt(self.max_dd_ms)), dur, self.max_dd_ms);
         // A new maximum drawdown needs d / peak > max_dd, so d > max_dd × peak
         // within rounding: the margin keeps every lane that may have one.
         let d = self.peak.sub(eq);
@@ -656,8 +670,8 @@ impl<V: Lanes> Regs<V> {
             let dd = d.div(self.peak);
             self.max_dd = V::select(maybe.and(dd.gt(self.max_dd)), dd, self.max_dd);
         }
-        self.peak = V::select(ge, eq, self.peak);
-        self.peak_ts = V::select(ge, ts, self.peak_ts);
+        self.peak = V::select(below, self.peak, eq);
+        self.peak_ts = V::select(below, self.peak_ts, ts);
         self.below = below;
         self.bars_in_position = self.bars_in_position.add(self.inpos.and(one));
     }

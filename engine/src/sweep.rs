@@ -186,7 +186,7 @@ fn sweep_lanes(
             }
             let out: Vec<VariantResult> = gs
                 .iter()
-                .flat_map(|g| g.finish(n))
+                .flat_map(|g| g.finish(cols))
                 .zip(v0..v1)
                 .map(|(acc, index)| VariantResult { index, metrics: acc.finish(bar_ms, bh) })
                 .collect();
