@@ -198,7 +198,7 @@ impl Lanes for Portable {
     }
     #[inline(always)]
     fn nge(self, o: Self) -> Self {
-        self.cmp(o, |a, b| !(a >= b))
+        self.cmp(o, |a, b| a.partial_cmp(&b).is_none_or(|c| c.is_lt()))
     }
     #[inline(always)]
     fn and(self, o: Self) -> Self {
