@@ -5,11 +5,13 @@
 use std::hint::black_box;
 
 use bt_candles::{GenerateSpec, generate};
+use bt_engine::bundle::{Bundle, Limits};
 use bt_engine::cache::IndicatorCache;
 use bt_engine::indicators as ind;
 use bt_engine::metrics::Accumulator;
 use bt_engine::sim::{Direction, NoRecord, SimParams, simulate};
 use bt_engine::strategy::Strategy;
+use bt_engine::sweep::{Kernel, SweepControl, sweep_with};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 // bt's binaries use mimalloc; measure what users run.
@@ -80,5 +82,46 @@ fn bench_simulator(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_indicators, bench_simulator);
+/// The sweep's kernels on one SMA pair x 3 stops x 3 targets (case (b) of the
+/// `sweep` benchmark, one strategy) over 200,000 bars, one thread.
+fn bench_sweep_kernels(c: &mut Criterion) {
+    const N: usize = 200_000;
+    let k = generate(&GenerateSpec { bars: N, seed: 42, start_price: 30_000.0, ..GenerateSpec::default() });
+    let text = r#"
+        [datasets]
+        tickers = ["BENCH"]
+        timeframes = ["1m"]
+        [strategy]
+        kind = "sma_cross"
+        fast = 10
+        slow = 100
+        [money]
+        stop_loss = [0.01, 0.02, 0.05]
+        take_profit = [0.02, 0.05, 0.10]
+        [costs]
+        fee_bps = 10
+    "#;
+    let Ok(bundle) = Bundle::from_toml(text, Limits::default()) else { return };
+    let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else { return };
+    let mut g = c.benchmark_group("sweep_kernel_200k_bars_9_variants");
+    g.throughput(Throughput::Elements(N as u64 * bundle.count()));
+    g.sample_size(20);
+    for (name, kernel) in
+        [("lanes_auto", Kernel::Auto), ("lanes_portable", Kernel::Portable), ("scalar", Kernel::Scalar)]
+    {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    let ctl = SweepControl::default();
+                    black_box(
+                        sweep_with(&bundle, 0, k.view(), 0..bundle.count(), &ctl, kernel).map(|r| r.len()),
+                    )
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_indicators, bench_simulator, bench_sweep_kernels);
 criterion_main!(benches);

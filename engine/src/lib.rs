@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod cache;
 pub mod indicators;
+mod lanes;
 pub mod metrics;
 pub mod sim;
 pub mod strategy;

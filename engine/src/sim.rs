@@ -41,7 +41,7 @@ impl Direction {
         }
     }
 
-    fn allows(self, side: i8) -> bool {
+    pub(crate) fn allows(self, side: i8) -> bool {
         match self {
             Self::Long => side > 0,
             Self::Short => side < 0,
@@ -66,6 +66,14 @@ pub struct SimParams {
     pub fee_bps: f64,
     /// Slippage in basis points, against the trader.
     pub slippage_bps: f64,
+}
+
+impl SimParams {
+    /// Fee and slippage per side as fractions.
+    #[inline(always)]
+    pub(crate) fn costs(&self) -> (f64, f64) {
+        (self.fee_bps * 1e-4, self.slippage_bps * 1e-4)
+    }
 }
 
 /// Why a trade ended.
@@ -147,19 +155,119 @@ impl Recorder for Detail {
     }
 }
 
-struct Position {
-    side: i8,
-    qty: f64,
-    entry: f64,
-    entry_bar: usize,
-    margin: f64,
-    entry_fee: f64,
-    sl: f64,
-    tp: f64,
-    liq: f64,
+/// An open position (shared by [`simulate`] and the lane kernel of the sweep,
+/// so both run the same float operations in the same order).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Position {
+    pub(crate) side: i8,
+    pub(crate) qty: f64,
+    pub(crate) entry: f64,
+    pub(crate) entry_bar: usize,
+    pub(crate) margin: f64,
+    pub(crate) entry_fee: f64,
+    pub(crate) sl: f64,
+    pub(crate) tp: f64,
+    pub(crate) liq: f64,
 }
 
 impl Position {
+    /// Opens side `s` at bar `bar`'s `open`: charges the entry fee to `cash`
+    /// and `acc`.
+    #[inline(always)]
+    pub(crate) fn open(
+        s: i8,
+        open: f64,
+        bar: usize,
+        p: &SimParams,
+        cash: &mut f64,
+        acc: &mut Accumulator,
+    ) -> Self {
+        let (fee, slip) = p.costs();
+        let side = f64::from(s);
+        let price = open * (1.0 + side * slip);
+        let margin = p.size * *cash;
+        let qty = margin * p.leverage / price;
+        let entry_fee = qty * price * fee;
+        *cash -= entry_fee;
+        acc.fee(entry_fee);
+        Self {
+            side: s,
+            qty,
+            entry: price,
+            entry_bar: bar,
+            margin,
+            entry_fee,
+            sl: p.stop_loss.map_or(f64::NAN, |f| price * (1.0 - side * f)),
+            tp: p.take_profit.map_or(f64::NAN, |f| price * (1.0 + side * f)),
+            liq: price * (1.0 - side / p.leverage),
+        }
+    }
+
+    /// The fill of an exit on an opposite signal at `open`.
+    #[inline(always)]
+    pub(crate) fn signal_exit_price(&self, open: f64, slip: f64) -> f64 {
+        if self.side > 0 { open * (1.0 - slip) } else { open * (1.0 + slip) }
+    }
+
+    /// A stop, liquidation or target within the bar, if any.
+    #[inline(always)]
+    pub(crate) fn exit_within(&self, open: f64, high: f64, low: f64, slip: f64) -> Option<(f64, ExitReason)> {
+        if self.side > 0 {
+            let stop_hit = low <= self.sl; // false when NaN
+            let liq_hit = low <= self.liq;
+            if stop_hit && !(liq_hit && self.liq > self.sl) {
+                // A gap can carry the stop's fill past the liquidation price.
+                let fill = open.min(self.sl) * (1.0 - slip);
+                if fill > self.liq {
+                    Some((fill, ExitReason::StopLoss))
+                } else {
+                    Some((self.liq, ExitReason::Liquidation))
+                }
+            } else if liq_hit {
+                Some((self.liq, ExitReason::Liquidation))
+            } else if high >= self.tp {
+                Some((open.max(self.tp) * (1.0 - slip), ExitReason::TakeProfit))
+            } else {
+                None
+            }
+        } else {
+            let stop_hit = high >= self.sl;
+            let liq_hit = high >= self.liq;
+            if stop_hit && !(liq_hit && self.liq < self.sl) {
+                let fill = open.max(self.sl) * (1.0 + slip);
+                if fill < self.liq {
+                    Some((fill, ExitReason::StopLoss))
+                } else {
+                    Some((self.liq, ExitReason::Liquidation))
+                }
+            } else if liq_hit {
+                Some((self.liq, ExitReason::Liquidation))
+            } else if low <= self.tp {
+                Some((open.min(self.tp) * (1.0 + slip), ExitReason::TakeProfit))
+            } else {
+                None
+            }
+        }
+    }
+
+    /// Closes at `price`: credits `cash`, records the trade in `acc`, and
+    /// returns the exit fee.
+    #[inline(always)]
+    pub(crate) fn settle(&self, price: f64, fee: f64, cash: &mut f64, acc: &mut Accumulator) -> f64 {
+        let side = f64::from(self.side);
+        let gross = side * self.qty * (price - self.entry);
+        let exit_fee = self.qty * price * fee;
+        *cash += gross - exit_fee;
+        let pnl = self.pnl(price, exit_fee);
+        acc.trade(pnl, pnl / self.margin, exit_fee);
+        exit_fee
+    }
+
+    #[inline(always)]
+    fn pnl(&self, price: f64, exit_fee: f64) -> f64 {
+        f64::from(self.side) * self.qty * (price - self.entry) - self.entry_fee - exit_fee
+    }
+
     /// The trade record of this position ending at `bar` at `price`.
     fn trade(
         &self,
@@ -169,7 +277,7 @@ impl Position {
         exit_fee: f64,
         reason: ExitReason,
     ) -> Trade {
-        let pnl = f64::from(self.side) * self.qty * (price - self.entry) - self.entry_fee - exit_fee;
+        let pnl = self.pnl(price, exit_fee);
         Trade {
             side: self.side,
             entry_bar: self.entry_bar,
@@ -189,6 +297,9 @@ impl Position {
 
 /// Runs one variant. `signals[t]` is +1 (bullish), -1 (bearish) or 0 at bar
 /// `t`'s close. Returns the streaming accumulator the metrics come from.
+///
+/// This is the reference path: the sweep's lane kernel (`lanes.rs`) must give
+/// bit-identical accumulators.
 pub fn simulate<R: Recorder>(
     bars: CandlesView<'_>,
     signals: &[i8],
@@ -197,8 +308,7 @@ pub fn simulate<R: Recorder>(
     rec: &mut R,
 ) {
     let n = bars.len().min(signals.len());
-    let fee = p.fee_bps * 1e-4;
-    let slip = p.slippage_bps * 1e-4;
+    let (fee, slip) = p.costs();
     let mut cash = p.initial_balance;
     let mut pos: Option<Position> = None;
     let mut stopped = false;
@@ -210,13 +320,8 @@ pub fn simulate<R: Recorder>(
                           cash: &mut f64,
                           acc: &mut Accumulator,
                           rec: &mut R| {
-        let side = f64::from(pos.side);
-        let gross = side * pos.qty * (price - pos.entry);
-        let exit_fee = pos.qty * price * fee;
-        *cash += gross - exit_fee;
-        let t = pos.trade(bars, bar, price, exit_fee, reason);
-        acc.trade(t.pnl, t.return_on_margin, exit_fee);
-        rec.trade(&t);
+        let exit_fee = pos.settle(price, fee, cash, acc);
+        rec.trade(&pos.trade(bars, bar, price, exit_fee, reason));
     };
 
     for i in 0..n {
@@ -226,78 +331,24 @@ pub fn simulate<R: Recorder>(
             let s = signals[i - 1];
             if s != 0 {
                 if let Some(ps) = pos.as_ref().filter(|ps| ps.side == -s) {
-                    let price = if ps.side > 0 { open * (1.0 - slip) } else { open * (1.0 + slip) };
+                    let price = ps.signal_exit_price(open, slip);
                     close_position(ps, i, price, ExitReason::Signal, &mut cash, acc, rec);
                     pos = None;
                 }
                 if pos.is_none() && p.direction.allows(s) && cash > 0.0 {
-                    let side = f64::from(s);
-                    let price = open * (1.0 + side * slip);
-                    let margin = p.size * cash;
-                    let qty = margin * p.leverage / price;
-                    let entry_fee = qty * price * fee;
-                    cash -= entry_fee;
-                    acc.fee(entry_fee);
-                    pos = Some(Position {
-                        side: s,
-                        qty,
-                        entry: price,
-                        entry_bar: i,
-                        margin,
-                        entry_fee,
-                        sl: p.stop_loss.map_or(f64::NAN, |f| price * (1.0 - side * f)),
-                        tp: p.take_profit.map_or(f64::NAN, |f| price * (1.0 + side * f)),
-                        liq: price * (1.0 - side / p.leverage),
-                    });
+                    pos = Some(Position::open(s, open, i, p, &mut cash, acc));
                 }
             }
         }
         // 2. Stops, liquidation and targets within the bar.
-        if let Some(ps) = pos.as_ref() {
-            let (high, low) = (bars.high[i], bars.low[i]);
-            let exit = if ps.side > 0 {
-                let stop_hit = low <= ps.sl; // false when NaN
-                let liq_hit = low <= ps.liq;
-                if stop_hit && !(liq_hit && ps.liq > ps.sl) {
-                    // A gap can carry the stop's fill past the liquidation price.
-                    let fill = open.min(ps.sl) * (1.0 - slip);
-                    if fill > ps.liq {
-                        Some((fill, ExitReason::StopLoss))
-                    } else {
-                        Some((ps.liq, ExitReason::Liquidation))
-                    }
-                } else if liq_hit {
-                    Some((ps.liq, ExitReason::Liquidation))
-                } else if high >= ps.tp {
-                    Some((open.max(ps.tp) * (1.0 - slip), ExitReason::TakeProfit))
-                } else {
-                    None
-                }
-            } else {
-                let stop_hit = high >= ps.sl;
-                let liq_hit = high >= ps.liq;
-                if stop_hit && !(liq_hit && ps.liq < ps.sl) {
-                    let fill = open.max(ps.sl) * (1.0 + slip);
-                    if fill < ps.liq {
-                        Some((fill, ExitReason::StopLoss))
-                    } else {
-                        Some((ps.liq, ExitReason::Liquidation))
-                    }
-                } else if liq_hit {
-                    Some((ps.liq, ExitReason::Liquidation))
-                } else if low <= ps.tp {
-                    Some((open.min(ps.tp) * (1.0 + slip), ExitReason::TakeProfit))
-                } else {
-                    None
-                }
-            };
-            if let Some((price, reason)) = exit {
-                close_position(ps, i, price, reason, &mut cash, acc, rec);
-                pos = None;
-                if reason == ExitReason::Liquidation {
-                    stopped = true;
-                    acc.liquidated = true;
-                }
+        if let Some(ps) = pos.as_ref()
+            && let Some((price, reason)) = ps.exit_within(open, bars.high[i], bars.low[i], slip)
+        {
+            close_position(ps, i, price, reason, &mut cash, acc, rec);
+            pos = None;
+            if reason == ExitReason::Liquidation {
+                stopped = true;
+                acc.liquidated = true;
             }
         }
         // 3. Mark to the close.

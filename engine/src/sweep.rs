@@ -1,10 +1,17 @@
 //! The parallel sweep: a range of one dataset's variants across the rayon pool.
 //!
 //! Each distinct indicator is computed once ([`IndicatorCache`]); each strategy
-//! combination's signals once, by the first task that needs them; variants are
-//! fanned out in chunks of money-management combinations, each simulated with
-//! a fixed-size accumulator and no allocation in the bar loop. Results are
+//! combination's signals once, by the first task that needs them, kept as a
+//! sparse list of fill events. Variants, in index order, are packed into
+//! groups of four that advance together through the bar loop (the lane
+//! kernel, `lanes.rs`); tasks of a few groups go to the rayon pool and
+//! walk the bars in tiles so the columns they read stay in cache. Results are
 //! returned in variant order and do not depend on the number of threads.
+//!
+//! The scalar path ([`Kernel::Scalar`]: [`simulate`] per variant) is the
+//! reference: the lane kernel gives bit-identical metrics, and the sweep falls
+//! back to the scalar path on bars the kernel does not take (no bars,
+//! non-finite prices, decreasing timestamps).
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -15,6 +22,7 @@ use rayon::prelude::*;
 
 use crate::bundle::Bundle;
 use crate::cache::IndicatorCache;
+use crate::lanes::{self, Columns, Event, Group, Isa, W};
 use crate::metrics::{Accumulator, Metrics};
 use crate::sim::{Detail, NoRecord, simulate};
 
@@ -42,8 +50,33 @@ pub enum SweepError {
     Range { start: u64, end: u64, dataset: usize },
 }
 
-/// Money combinations per task.
+/// Money combinations per task of the scalar path.
 const CHUNK: usize = 16;
+
+/// Most lane groups per task of the lane kernel.
+const GROUPS_PER_TASK: usize = 8;
+
+/// Bars per tile: the high, low, close and time columns of a tile (32 bytes a
+/// bar) stay in a 512 KiB L2 while a task's groups pass over them.
+const TILE: usize = 4096;
+
+thread_local! {
+    /// A strategy's signals before they become fill events.
+    static SIGNALS: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How the sweep simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernel {
+    /// The lane kernel with the widest instructions the CPU has (AVX), chosen
+    /// at run time.
+    #[default]
+    Auto,
+    /// The lane kernel on plain arrays (what a CPU without AVX runs).
+    Portable,
+    /// The reference: [`simulate`] per variant.
+    Scalar,
+}
 
 fn buy_and_hold(c: CandlesView<'_>) -> f64 {
     match (c.close.first(), c.close.last()) {
@@ -61,6 +94,18 @@ pub fn sweep(
     range: Range<u64>,
     ctl: &SweepControl,
 ) -> Result<Vec<VariantResult>, SweepError> {
+    sweep_with(bundle, dataset, candles, range, ctl, Kernel::Auto)
+}
+
+/// [`sweep`] with a chosen kernel (benchmarks and tests compare them).
+pub fn sweep_with(
+    bundle: &Bundle,
+    dataset: usize,
+    candles: CandlesView<'_>,
+    range: Range<u64>,
+    ctl: &SweepControl,
+    kernel: Kernel,
+) -> Result<Vec<VariantResult>, SweepError> {
     let per = bundle.per_dataset();
     let base = dataset as u64 * per;
     if dataset >= bundle.datasets.len()
@@ -70,6 +115,102 @@ pub fn sweep(
     {
         return Err(SweepError::Range { start: range.start, end: range.end, dataset });
     }
+    let isa = match kernel {
+        Kernel::Auto => Isa::Best,
+        Kernel::Portable => Isa::Portable,
+        Kernel::Scalar => return sweep_scalar(bundle, dataset, candles, range, ctl),
+    };
+    match Columns::new(candles) {
+        Some(cols) => sweep_lanes(bundle, dataset, candles, &cols, range, ctl, isa),
+        None => sweep_scalar(bundle, dataset, candles, range, ctl),
+    }
+}
+
+/// The lane kernel over a validated range.
+fn sweep_lanes(
+    bundle: &Bundle,
+    dataset: usize,
+    candles: CandlesView<'_>,
+    cols: &Columns<'_>,
+    range: Range<u64>,
+    ctl: &SweepControl,
+    isa: Isa,
+) -> Result<Vec<VariantResult>, SweepError> {
+    let base = dataset as u64 * bundle.per_dataset();
+    let m = bundle.money.len() as u64;
+    let n = candles.len();
+    let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
+    let bh = buy_and_hold(candles);
+    let cache = IndicatorCache::default();
+    let count = (range.end - range.start) as usize;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let first_s = (range.start - base) / m;
+    let last_s = (range.end - 1 - base) / m;
+    let events: Vec<OnceLock<Vec<Event>>> = (first_s..=last_s).map(|_| OnceLock::new()).collect();
+    // Tasks of whole groups, enough of them to keep every thread busy.
+    let groups = count.div_ceil(W);
+    let threads = rayon::current_num_threads().max(1);
+    let per_task = groups.div_ceil(4 * threads).clamp(1, GROUPS_PER_TASK) * W;
+    let chunks: Vec<Result<Vec<VariantResult>, SweepError>> = (0..count.div_ceil(per_task))
+        .into_par_iter()
+        .map(|t| {
+            if ctl.cancel.load(Ordering::Relaxed) {
+                return Err(SweepError::Cancelled);
+            }
+            let v0 = range.start + (t * per_task) as u64;
+            let v1 = (v0 + per_task as u64).min(range.end);
+            let lane = |v: u64| {
+                let (s, mi) = ((v - base) / m, (v - base) % m);
+                let ev = events[(s - first_s) as usize].get_or_init(|| {
+                    // One signal buffer per thread: fresh pages cost a fault each.
+                    SIGNALS.with_borrow_mut(|sig| {
+                        sig.resize(n, 0);
+                        bundle.strategies[s as usize].signals(candles, &cache, sig);
+                        lanes::events(sig)
+                    })
+                });
+                (bundle.sim_params(&bundle.money[mi as usize]), ev.as_slice())
+            };
+            let mut gs: Vec<Group<'_>> = Vec::with_capacity(per_task / W);
+            let mut v = v0;
+            while v < v1 {
+                let w = (v1 - v).min(W as u64);
+                let ls: [_; W] = std::array::from_fn(|k| lane(v + (k as u64).min(w - 1)));
+                gs.push(Group::new(&ls[..w as usize], cols));
+                v += w;
+            }
+            if !lanes::run_groups(&mut gs, cols, TILE, &ctl.cancel, isa) {
+                return Err(SweepError::Cancelled);
+            }
+            let out: Vec<VariantResult> = gs
+                .iter()
+                .flat_map(|g| g.finish(cols))
+                .zip(v0..v1)
+                .map(|(acc, index)| VariantResult { index, metrics: acc.finish(bar_ms, bh) })
+                .collect();
+            ctl.done.fetch_add(out.len() as u64, Ordering::Relaxed);
+            Ok(out)
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for c in chunks {
+        results.extend(c?);
+    }
+    Ok(results)
+}
+
+/// The reference path: [`simulate`] per variant, in tasks of [`CHUNK`] money
+/// combinations.
+fn sweep_scalar(
+    bundle: &Bundle,
+    dataset: usize,
+    candles: CandlesView<'_>,
+    range: Range<u64>,
+    ctl: &SweepControl,
+) -> Result<Vec<VariantResult>, SweepError> {
+    let base = dataset as u64 * bundle.per_dataset();
     let m = bundle.money.len() as u64;
     let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
     let bh = buy_and_hold(candles);
@@ -195,6 +336,106 @@ mod tests {
             }
             assert!(traded > all.len() / 2, "{strategy}: only {traded} variants traded");
         }
+    }
+
+    /// SplitMix64, for reproducible random bundles.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+            v[(self.next() % v.len() as u64) as usize]
+        }
+        /// 1 to `max` distinct values of `v`, as a TOML list.
+        fn list(&mut self, v: &[&str], max: usize) -> String {
+            let k = 1 + (self.next() % max as u64) as usize;
+            let mut out: Vec<&str> = Vec::new();
+            while out.len() < k.min(v.len()) {
+                let x = self.pick(v);
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+            format!("[{}]", out.join(", "))
+        }
+    }
+
+    #[test]
+    fn lane_kernels_equal_the_scalar_path_on_random_data_and_variants() {
+        let mut rng = Rng(0x5EED);
+        for case in 0..28 {
+            let text = format!(
+                r#"
+                [datasets]
+                tickers = ["A"]
+                timeframes = ["1m"]
+                [strategy]
+                {}
+                [money]
+                stop_loss = {}
+                take_profit = {}
+                leverage = {}
+                size = {}
+                direction = {}
+                [costs]
+                fee_bps = {}
+                slippage_bps = {}
+                "#,
+                KINDS[case % KINDS.len()],
+                rng.list(&["0", "0.002", "0.005", "0.01", "0.02", "0.05"], 3),
+                rng.list(&["0", "0.003", "0.01", "0.02", "0.1"], 3),
+                rng.list(&["1", "2", "5", "20", "50"], 2),
+                rng.list(&["0.3", "1"], 2),
+                rng.list(&["\"long\"", "\"short\"", "\"both\""], 3),
+                rng.pick(&[0.0, 5.0, 10.0]),
+                rng.pick(&[0.0, 1.0, 5.0]),
+            );
+            let b = Bundle::from_toml(&text, Limits::default()).expect("bundle");
+            let spec = GenerateSpec {
+                bars: 300 + (rng.next() % 6_000) as usize,
+                seed: rng.next(),
+                volatility: Some(rng.pick(&[0.0005, 0.002, 0.01, 0.03])),
+                tick: rng.pick(&[0.01, 1e-6]),
+                ..GenerateSpec::default()
+            };
+            let c = generate(&spec);
+            let run = |kernel: Kernel, range: Range<u64>| {
+                let ctl = SweepControl::default();
+                let r = sweep_with(&b, 0, c.view(), range.clone(), &ctl, kernel).expect("sweep");
+                assert_eq!(ctl.done.load(Ordering::Relaxed), range.end - range.start);
+                format!("{r:?}")
+            };
+            let all = 0..b.count();
+            let scalar = run(Kernel::Scalar, all.clone());
+            assert_eq!(run(Kernel::Auto, all.clone()), scalar, "case {case}: {text}");
+            assert_eq!(run(Kernel::Portable, all), scalar, "case {case}: {text}");
+            let a = rng.next() % b.count();
+            let part = a..a + 1 + rng.next() % (b.count() - a);
+            assert_eq!(run(Kernel::Auto, part.clone()), run(Kernel::Scalar, part), "case {case}");
+        }
+    }
+
+    #[test]
+    fn bars_the_lanes_do_not_take_run_on_the_scalar_path() {
+        let b = bundle(KINDS[0]);
+        let c = generate(&GenerateSpec { bars: 2_000, seed: 3, ..GenerateSpec::default() });
+        let ok = sweep_with(&b, 0, c.view(), 0..b.count(), &SweepControl::default(), Kernel::Scalar);
+        assert_eq!(sweep(&b, 0, c.view(), 0..b.count(), &SweepControl::default()), ok);
+        // Decreasing timestamps: not the lanes' (flat stretches assume order).
+        let mut ts = c.view().ts.to_vec();
+        ts.swap(10, 11);
+        let v = CandlesView { ts: &ts, ..c.view() };
+        assert!(Columns::new(v).is_none());
+        assert_eq!(
+            sweep(&b, 0, v, 0..b.count(), &SweepControl::default()),
+            sweep_with(&b, 0, v, 0..b.count(), &SweepControl::default(), Kernel::Scalar)
+        );
     }
 
     #[test]
