@@ -3,13 +3,21 @@
 # concurrent clients for 30 s (status polls, result reads, submissions).
 #   benches/api_load.sh [--clients N] [--seconds S] [--think-ms MS] [--mix 80,15,5]
 # Needs PostgreSQL (DATABASE_URL of a role that may create databases; default
-# postgres://postgres@127.0.0.1:5432/postgres). Builds release binaries first.
+# postgres://postgres@127.0.0.1:5432/postgres). Builds the binaries first:
+# release by default; PROFILE=debug uses the test profile (dependencies
+# optimised, bt's crates at opt-level 1), which CI has already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --workspace --bins --locked
-bt="$target/release/bt"
+profile="${PROFILE:-release}"
+if [[ $profile == release ]]; then
+    cargo build --release --workspace --bins --locked
+else
+    # Exactly CI's build (same features, so nothing is rebuilt).
+    cargo test --workspace --all-targets --no-run --locked
+fi
+bt="$target/$profile/bt"
 db="bt_load_$$"
 url="${base%/*}/$db"
 psql "$base" -qc "CREATE DATABASE $db"
@@ -34,4 +42,4 @@ for _ in $(seq 1 300); do
     [[ "$st" == completed ]] && break
     sleep 0.1
 done
-"$target/release/api_load" --addr "127.0.0.1:$port" --key "$key" --bundle "$id" "$@"
+"$target/$profile/api_load" --addr "127.0.0.1:$port" --key "$key" --bundle "$id" "$@"

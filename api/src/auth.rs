@@ -26,11 +26,14 @@ pub fn hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// A key's SHA-256 -> its owner (`None`: no live key) and when that was read.
+type Seen = HashMap<[u8; 32], (Option<String>, Instant)>;
+
 /// Owners of recently seen keys (and misses), for `ttl`.
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
-    seen: Mutex<HashMap<[u8; 32], (Option<String>, Instant)>>,
+    seen: Mutex<Seen>,
 }
 
 impl KeyCache {
@@ -100,9 +103,6 @@ mod tests {
         assert_eq!(hash(&k1), hash(&k1));
         assert_ne!(hash(&k1), hash(&k2));
         // SHA-256 of "abc", from FIPS 180-2.
-        assert_eq!(
-            hash("abc")[..4],
-            [0xba, 0x78, 0x16, 0xbf]
-        );
+        assert_eq!(hash("abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
     }
 }

@@ -59,7 +59,10 @@ pub async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> 
     let resp = next.run(req).await;
     let secs = t.elapsed().as_secs_f64();
     let status = resp.status().as_u16().to_string();
-    s.metrics.requests.get_or_create(&[("route", route.clone()), ("method", method.clone()), ("status", status)]).inc();
+    s.metrics
+        .requests
+        .get_or_create(&[("route", route.clone()), ("method", method.clone()), ("status", status)])
+        .inc();
     s.metrics.latency.get_or_create(&[("route", route), ("method", method)]).observe(secs);
     resp
 }

@@ -45,7 +45,11 @@ pub async fn not_found(method: Method, uri: Uri) -> ApiError {
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,9 +78,11 @@ pub async fn submit(
             ApiError::bad_request(e.body_text())
         }
     })?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}")))?;
-    let spec: BundleSpec = serde_json::from_value(value).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"))
+    })?;
+    let spec: BundleSpec =
+        serde_json::from_value(value).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
     let bundle = Bundle::new(spec, Limits { max_variants: s.cfg.max_variants })
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let opts = SubmitOptions {
@@ -88,16 +94,17 @@ pub async fn submit(
     };
     let catalog = s.catalog.clone();
     let policy = s.cfg.execution;
-    let (mut new, bundle) = tokio::task::spawn_blocking(move || plan(&bundle, &catalog, &opts).map(|n| (n, bundle)))
-        .await
-        .map_err(|e| ApiError::internal("planning a bundle", e))?
-        .map_err(|e| match e {
-            SubmitError::MissingDataset { .. } | SubmitError::EmptyRange { .. } => {
-                ApiError::invalid("datasets", e.to_string())
-            }
-            SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
-            e => ApiError::internal("planning a bundle", e),
-        })?;
+    let (mut new, bundle) =
+        tokio::task::spawn_blocking(move || plan(&bundle, &catalog, &opts).map(|n| (n, bundle)))
+            .await
+            .map_err(|e| ApiError::internal("planning a bundle", e))?
+            .map_err(|e| match e {
+                SubmitError::MissingDataset { .. } | SubmitError::EmptyRange { .. } => {
+                    ApiError::invalid("datasets", e.to_string())
+                }
+                SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
+                e => ApiError::internal("planning a bundle", e),
+            })?;
     new.execution = policy.decide(new.id);
     s.store.enqueue_bundle(&new).await?;
     s.metrics.submitted.get_or_create(&[("path", new.execution.as_str())]).inc();
@@ -159,7 +166,10 @@ pub async fn list(State(s): S, Owner(owner): Owner, q: Result<Query<Page>, Query
 }
 
 async fn owned(s: &AppState, id: Uuid, owner: &str) -> Result<BundleProgress, ApiError> {
-    s.store.bundle_status(id, Some(owner)).await?.ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))
+    s.store
+        .bundle_status(id, Some(owner))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))
 }
 
 fn status_json(b: &BundleProgress) -> Value {
@@ -194,9 +204,15 @@ pub async fn cancel(State(s): S, Owner(owner): Owner, p: Result<Path<Uuid>, Path
 }
 
 async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Bundle, ApiError> {
-    let spec = s.store.bundle_spec(id).await?.ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))?;
-    let spec: BundleSpec = serde_json::from_value(spec).map_err(|e| ApiError::internal("stored bundle spec", e))?;
-    Bundle::new(spec, Limits { max_variants: u64::MAX }).map_err(|e| ApiError::internal("stored bundle spec", e))
+    let spec = s
+        .store
+        .bundle_spec(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))?;
+    let spec: BundleSpec =
+        serde_json::from_value(spec).map_err(|e| ApiError::internal("stored bundle spec", e))?;
+    Bundle::new(spec, Limits { max_variants: u64::MAX })
+        .map_err(|e| ApiError::internal("stored bundle spec", e))
 }
 
 fn strategy_json(st: &Strategy) -> Value {
@@ -232,7 +248,9 @@ fn metrics_json(m: &Metrics) -> Value {
 }
 
 fn variant_json(bundle: &Bundle, index: u64, m: &Metrics) -> Result<Value, ApiError> {
-    let v = bundle.variant(index).ok_or_else(|| ApiError::internal("result variant", format!("{index} out of range")))?;
+    let v = bundle
+        .variant(index)
+        .ok_or_else(|| ApiError::internal("result variant", format!("{index} out of range")))?;
     let d = &bundle.datasets[v.dataset];
     Ok(json!({
         "variant": index,
@@ -275,7 +293,12 @@ pub async fn results(
     let q = query(q)?;
     check_page(q.limit, q.offset)?;
     if !Metrics::NAMES.contains(&q.sort.as_str()) {
-        return Err(ApiError::bad_request(format!("sort {:?}: one of {}", q.sort, Metrics::NAMES.join(", "))).field("sort"));
+        return Err(ApiError::bad_request(format!(
+            "sort {:?}: one of {}",
+            q.sort,
+            Metrics::NAMES.join(", ")
+        ))
+        .field("sort"));
     }
     let descending = match q.order.as_str() {
         "desc" => true,
@@ -300,15 +323,27 @@ pub async fn results(
 
 /// `GET /v1/bundles/{id}/variants/{n}`: one variant's metrics, trades and
 /// equity curve, recomputed with the engine's detail path.
-pub async fn variant(State(s): S, Owner(owner): Owner, p: Result<Path<(Uuid, u64)>, PathRejection>) -> Answer {
+pub async fn variant(
+    State(s): S,
+    Owner(owner): Owner,
+    p: Result<Path<(Uuid, u64)>, PathRejection>,
+) -> Answer {
     let (id, n) = p.map(|Path(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))?;
     owned(&s, id, &owner).await?;
     let bundle = Arc::new(stored_bundle(&s, id).await?);
     let Some(v) = bundle.variant(n) else {
-        return Err(ApiError::not_found(format!("bundle {id} has {} variants (0..{})", bundle.count(), bundle.count())));
+        return Err(ApiError::not_found(format!(
+            "bundle {id} has {} variants (0..{})",
+            bundle.count(),
+            bundle.count()
+        )));
     };
     let d = &bundle.datasets[v.dataset];
-    let candles = s.datasets.get(&d.ticker, d.timeframe, bundle.range).await.map_err(|e| ApiError::internal("loading a dataset", e))?;
+    let candles = s
+        .datasets
+        .get(&d.ticker, d.timeframe, bundle.range)
+        .await
+        .map_err(|e| ApiError::internal("loading a dataset", e))?;
     let b = bundle.clone();
     let c = candles.clone();
     let (m, detail) = tokio::task::spawn_blocking(move || bt_engine::sweep::run_variant(&b, n, c.view()))
@@ -330,8 +365,12 @@ pub async fn variant(State(s): S, Owner(owner): Owner, p: Result<Path<(Uuid, u64
             })
         })
         .collect();
-    let equity: Vec<Value> =
-        detail.equity.iter().enumerate().map(|(i, e)| json!([bt_candles::time::format_ms(ts[i]), num(*e)])).collect();
+    let equity: Vec<Value> = detail
+        .equity
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!([bt_candles::time::format_ms(ts[i]), num(*e)]))
+        .collect();
     out["trades"] = trades.into();
     out["equity"] = equity.into();
     ok(out)

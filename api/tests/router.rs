@@ -20,7 +20,13 @@ fn catalog() -> PathBuf {
 }
 
 fn config() -> ApiConfig {
-    ApiConfig { catalog: catalog(), key_cache: Duration::ZERO, max_body_bytes: 4096, max_variants: 100_000, ..ApiConfig::default() }
+    ApiConfig {
+        catalog: catalog(),
+        key_cache: Duration::ZERO,
+        max_body_bytes: 4096,
+        max_variants: 100_000,
+        ..ApiConfig::default()
+    }
 }
 
 fn app(pool: &PgPool, cfg: ApiConfig) -> Router {
@@ -35,7 +41,13 @@ async fn key(pool: &PgPool, owner: &str) -> (uuid::Uuid, String) {
     (id, key)
 }
 
-async fn call(app: &Router, method: &str, uri: &str, key: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
@@ -44,7 +56,8 @@ async fn call(app: &Router, method: &str, uri: &str, key: Option<&str>, body: Op
     let resp = app.clone().oneshot(req).await.expect("response");
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.expect("body");
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, v)
 }
 
@@ -82,7 +95,10 @@ async fn auth_is_required_and_owners_are_separate(pool: PgPool) {
         let (s1, v1) = call(&app, "GET", &format!("/v1/bundles/{id}{path}"), Some(&bob), None).await;
         let (s2, v2) = call(&app, "GET", &format!("/v1/bundles/{missing}{path}"), Some(&bob), None).await;
         assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{path}");
-        assert_eq!(v1["error"]["message"].as_str().map(|m| m.replace(&id, "X")), v2["error"]["message"].as_str().map(|m| m.replace(&missing, "X")));
+        assert_eq!(
+            v1["error"]["message"].as_str().map(|m| m.replace(&id, "X")),
+            v2["error"]["message"].as_str().map(|m| m.replace(&missing, "X"))
+        );
     }
     let (s, _) = call(&app, "POST", &format!("/v1/bundles/{id}/cancel"), Some(&bob), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -101,15 +117,61 @@ async fn bad_input_is_a_4xx_with_a_message(pool: PgPool) {
     let cases: Vec<(String, StatusCode, &str, Option<&str>)> = vec![
         ("{ not json".into(), StatusCode::BAD_REQUEST, "malformed_json", None),
         ("".into(), StatusCode::BAD_REQUEST, "malformed_json", None),
-        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": \"five\""), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
-        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": 1e300"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
-        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 50, \"stop\": 10, \"step\": 5 }"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
-        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": -5"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("strategy.fast")),
-        (SPEC.replace("\"name\"", "\"colour\": 1, \"name\""), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("bundle")),
-        (SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "[\"NOPE\"]"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("datasets")),
-        (SPEC.replace("\"fee_bps\": 10", "\"fee_bps\": -10"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("costs.fee_bps")),
-        (SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 1, \"stop\": 1000, \"step\": 1 }").replace("\"slow\": [20, 40]", "\"slow\": { \"start\": 1001, \"stop\": 2000, \"step\": 1 }"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", Some("bundle")),
-        (format!("{{\"name\": \"{}\"}}", "x".repeat(5000)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+        (
+            SPEC.replace("\"fast\": [5, 10]", "\"fast\": \"five\""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("strategy.fast"),
+        ),
+        (
+            SPEC.replace("\"fast\": [5, 10]", "\"fast\": 1e300"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("strategy.fast"),
+        ),
+        (
+            SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 50, \"stop\": 10, \"step\": 5 }"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("strategy.fast"),
+        ),
+        (
+            SPEC.replace("\"fast\": [5, 10]", "\"fast\": -5"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("strategy.fast"),
+        ),
+        (
+            SPEC.replace("\"name\"", "\"colour\": 1, \"name\""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("bundle"),
+        ),
+        (
+            SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "[\"NOPE\"]"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("datasets"),
+        ),
+        (
+            SPEC.replace("\"fee_bps\": 10", "\"fee_bps\": -10"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("costs.fee_bps"),
+        ),
+        (
+            SPEC.replace("\"fast\": [5, 10]", "\"fast\": { \"start\": 1, \"stop\": 1000, \"step\": 1 }")
+                .replace("\"slow\": [20, 40]", "\"slow\": { \"start\": 1001, \"stop\": 2000, \"step\": 1 }"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("bundle"),
+        ),
+        (
+            format!("{{\"name\": \"{}\"}}", "x".repeat(5000)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            None,
+        ),
     ];
     for (body, status, code, field) in cases {
         let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(&body)).await;
@@ -121,7 +183,9 @@ async fn bad_input_is_a_4xx_with_a_message(pool: PgPool) {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
         assert_error(&v, "bad_request", None);
     }
-    for uri in ["/v1/bundles?limit=0", "/v1/bundles?limit=5000", "/v1/bundles?offset=-1", "/v1/bundles?limit=abc"] {
+    for uri in
+        ["/v1/bundles?limit=0", "/v1/bundles?limit=5000", "/v1/bundles?offset=-1", "/v1/bundles?limit=abc"]
+    {
         let (s, v) = call(&app, "GET", uri, Some(&k), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
     }
@@ -146,12 +210,16 @@ async fn submit_list_status_cancel(pool: PgPool) {
     for p in [0, 5, 1] {
         let (s, v) = call(&app, "POST", &format!("/v1/bundles?priority={p}"), Some(&k), Some(SPEC)).await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-        assert_eq!((v["variants"].as_i64(), v["jobs"].as_i64(), v["execution"].as_str()), (Some(16), Some(2), Some("queue")));
+        assert_eq!(
+            (v["variants"].as_i64(), v["jobs"].as_i64(), v["execution"].as_str()),
+            (Some(16), Some(2), Some("queue"))
+        );
         assert_eq!(v["status_url"], format!("/v1/bundles/{}", v["id"].as_str().expect("id")));
         ids.push(v["id"].as_str().expect("id").to_owned());
     }
     let (_, page) = call(&app, "GET", "/v1/bundles?limit=2", Some(&k), None).await;
-    let got: Vec<&str> = page["bundles"].as_array().expect("list").iter().map(|b| b["id"].as_str().expect("id")).collect();
+    let got: Vec<&str> =
+        page["bundles"].as_array().expect("list").iter().map(|b| b["id"].as_str().expect("id")).collect();
     assert_eq!(got, vec![ids[2].as_str(), ids[1].as_str()], "newest first");
     let (_, page) = call(&app, "GET", "/v1/bundles?limit=2&offset=2", Some(&k), None).await;
     assert_eq!(page["bundles"][0]["id"], ids[0].as_str());
@@ -159,7 +227,10 @@ async fn submit_list_status_cancel(pool: PgPool) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(st["status"], "pending");
     assert_eq!(st["priority"], 5);
-    assert_eq!(st["jobs"], json!({ "total": 2, "pending": 2, "running": 0, "completed": 0, "failed": 0, "cancelled": 0 }));
+    assert_eq!(
+        st["jobs"],
+        json!({ "total": 2, "pending": 2, "running": 0, "completed": 0, "failed": 0, "cancelled": 0 })
+    );
     assert_eq!((st["variants"].as_i64(), st["variants_done"].as_i64()), (Some(16), Some(0)));
     assert_eq!(st["eta_seconds"], Value::Null);
     let (s, c) = call(&app, "POST", &format!("/v1/bundles/{}/cancel", ids[1]), Some(&k), None).await;
@@ -170,8 +241,19 @@ async fn submit_list_status_cancel(pool: PgPool) {
     assert_error(&v, "already_ended", None);
     let (s, d) = call(&app, "GET", "/v1/datasets", Some(&k), None).await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<String> = d["datasets"].as_array().expect("datasets").iter()
-        .map(|x| format!("{}/{}/{}", x["ticker"].as_str().unwrap_or(""), x["timeframe"].as_str().unwrap_or(""), x["bars"])).collect();
+    let names: Vec<String> = d["datasets"]
+        .as_array()
+        .expect("datasets")
+        .iter()
+        .map(|x| {
+            format!(
+                "{}/{}/{}",
+                x["ticker"].as_str().unwrap_or(""),
+                x["timeframe"].as_str().unwrap_or(""),
+                x["bars"]
+            )
+        })
+        .collect();
     assert_eq!(names, vec!["BTCUSD/1m/43200", "BTCUSD/1h/720", "ETHUSD/1m/43200", "ETHUSD/1h/720"]);
 }
 
@@ -204,7 +286,8 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
         rescue_interval_seconds: 1.0,
         dataset_cache: 2,
     };
-    let worker = bt_service::Worker::new(bt_service::WorkerConfig::from_args(&args).expect("cfg")).expect("worker");
+    let worker =
+        bt_service::Worker::new(bt_service::WorkerConfig::from_args(&args).expect("cfg")).expect("worker");
     let stop = worker.shutdown();
     let task = tokio::spawn(worker.run());
     let t = std::time::Instant::now();
@@ -219,7 +302,14 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     }
     stop.stop();
     task.await.expect("join").expect("worker");
-    let (s, r) = call(&app, "GET", &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5"), Some(&k), None).await;
+    let (s, r) = call(
+        &app,
+        "GET",
+        &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5"),
+        Some(&k),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let rows = r["results"].as_array().expect("rows");
     assert_eq!(rows.len(), 5);
@@ -229,14 +319,24 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     let top = &rows[0];
     assert_eq!(top["strategy"]["kind"], "sma_cross");
     assert!(top["strategy"]["fast"].is_number() && top["money"]["direction"] == "long", "{top}");
-    let (_, page2) = call(&app, "GET", &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5&offset=5"), Some(&k), None).await;
+    let (_, page2) = call(
+        &app,
+        "GET",
+        &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5&offset=5"),
+        Some(&k),
+        None,
+    )
+    .await;
     assert!(page2["results"][0]["metrics"]["total_return"].as_f64().expect("tr") <= tr[4]);
     // The detail path gives the metrics the sweep stored.
     let n = top["variant"].as_u64().expect("n");
     let (s, d) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/{n}"), Some(&k), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(d["metrics"], top["metrics"]);
-    assert_eq!(d["trades"].as_array().expect("trades").len() as u64, top["metrics"]["trades"].as_u64().expect("n") + u64::from(top["metrics"]["open_position"] == true));
+    assert_eq!(
+        d["trades"].as_array().expect("trades").len() as u64,
+        top["metrics"]["trades"].as_u64().expect("n") + u64::from(top["metrics"]["open_position"] == true)
+    );
     assert_eq!(d["equity"].as_array().expect("equity").len(), 720);
     let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/16"), Some(&k), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
@@ -255,15 +355,23 @@ async fn execution_split_is_recorded_and_counted(pool: PgPool) {
     let mut paths = Vec::new();
     for _ in 0..40 {
         let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
-        let (_, st) = call(&app, "GET", &format!("/v1/bundles/{}", v["id"].as_str().expect("id")), Some(&k), None).await;
+        let (_, st) =
+            call(&app, "GET", &format!("/v1/bundles/{}", v["id"].as_str().expect("id")), Some(&k), None)
+                .await;
         assert_eq!(st["execution"], v["execution"]);
         paths.push(v["execution"].as_str().expect("path").to_owned());
     }
     let inline = paths.iter().filter(|p| *p == "inline").count();
     assert!((8..=32).contains(&inline), "{inline} of 40 inline");
-    let lanes: Vec<(String, i64)> = sqlx::query_as("SELECT lane, count(*) FROM backtest_jobs GROUP BY lane ORDER BY lane")
-        .fetch_all(&pool).await.expect("lanes");
-    assert_eq!(lanes, vec![("inline".to_owned(), 2 * inline as i64), ("queue".to_owned(), 2 * (40 - inline) as i64)]);
+    let lanes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT lane, count(*) FROM backtest_jobs GROUP BY lane ORDER BY lane")
+            .fetch_all(&pool)
+            .await
+            .expect("lanes");
+    assert_eq!(
+        lanes,
+        vec![("inline".to_owned(), 2 * inline as i64), ("queue".to_owned(), 2 * (40 - inline) as i64)]
+    );
     let (s, text) = call(&app, "GET", "/metrics", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let text = text.as_str().expect("text").to_owned();
@@ -275,8 +383,14 @@ async fn execution_split_is_recorded_and_counted(pool: PgPool) {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
     }
-    assert!(text.contains("bt_http_requests_total{route=\"/v1/bundles\",method=\"POST\",status=\"202\"} 40"), "{text}");
-    assert!(text.contains("bt_http_request_duration_seconds_count{route=\"/v1/bundles/{id}\",method=\"GET\"} 40"), "{text}");
+    assert!(
+        text.contains("bt_http_requests_total{route=\"/v1/bundles\",method=\"POST\",status=\"202\"} 40"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bt_http_request_duration_seconds_count{route=\"/v1/bundles/{id}\",method=\"GET\"} 40"),
+        "{text}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -288,7 +402,8 @@ async fn openapi_health_and_ready(pool: PgPool) {
     for (method, path) in bt_api::openapi::ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} not documented");
     }
-    let documented: usize = doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
+    let documented: usize =
+        doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
     assert_eq!(documented, bt_api::openapi::ROUTES.len());
     let (s, v) = call(&app, "GET", "/health", None, None).await;
     assert_eq!((s, v), (StatusCode::OK, Value::String("ok\n".into())));
@@ -304,7 +419,9 @@ fn execution_policies_parse_and_split_evenly() {
     assert!("split:101".parse::<ExecutionPolicy>().is_err());
     assert!("half".parse::<ExecutionPolicy>().is_err());
     let ids: Vec<uuid::Uuid> = (0..10_000).map(|_| uuid::Uuid::new_v4()).collect();
-    let inline = |p| ids.iter().filter(|id| ExecutionPolicy::Split(p).decide(**id) == bt_queue::Execution::Inline).count();
+    let inline = |p| {
+        ids.iter().filter(|id| ExecutionPolicy::Split(p).decide(**id) == bt_queue::Execution::Inline).count()
+    };
     assert_eq!(inline(0), 0);
     assert_eq!(inline(100), 10_000);
     let half = inline(30);

@@ -63,7 +63,8 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Work(_) | Command::Serve(_)) { "info" } else { "warn" };
+    let default_level =
+        if matches!(cli.command, Command::Work(_) | Command::Serve(_)) { "info" } else { "warn" };
     let level = cli.log.as_deref().unwrap_or(default_level);
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));

@@ -65,7 +65,8 @@ pub fn work(args: WorkerArgs) -> Result<()> {
 /// First SIGTERM or SIGINT: drain. A second one: stop now.
 async fn on_signals(sd: Shutdown) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -214,10 +215,7 @@ pub fn status(args: StatusArgs, out: &mut impl Write) -> Result<()> {
             while !terminal(st.status) {
                 bar.set_position(st.variants_done as u64);
                 let eta = st.eta().map_or_else(|| "-".to_owned(), |d| format!("{:.0} s", d.as_secs_f64()));
-                bar.set_message(format!(
-                    "{} running, {} pending jobs, eta {eta}",
-                    st.running, st.pending
-                ));
+                bar.set_message(format!("{} running, {} pending jobs, eta {eta}", st.running, st.pending));
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 st = get_status(&store, args.bundle).await?;
             }
@@ -242,7 +240,8 @@ pub fn status(args: StatusArgs, out: &mut impl Write) -> Result<()> {
         if let Some(eta) = st.eta() {
             writeln!(out, "eta      {:.0} s", eta.as_secs_f64())?;
         }
-        let t = |v: Option<chrono::DateTime<chrono::Utc>>| v.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+        let t =
+            |v: Option<chrono::DateTime<chrono::Utc>>| v.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
         writeln!(out, "created  {}", st.created_at.to_rfc3339())?;
         writeln!(out, "started  {}", t(st.started_at))?;
         writeln!(out, "finished {}", t(st.finished_at))?;
@@ -287,7 +286,8 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
             .await?
             .with_context(|| format!("bundle {} does not exist", args.bundle))?;
         let spec: BundleSpec = serde_json::from_value(spec).context("the stored bundle spec")?;
-        let bundle = Bundle::new(spec, Limits { max_variants: u64::MAX }).context("the stored bundle spec")?;
+        let bundle =
+            Bundle::new(spec, Limits { max_variants: u64::MAX }).context("the stored bundle spec")?;
         let to_results = |rows: Vec<bt_queue::ResultRow>| -> Vec<VariantResult> {
             rows.iter()
                 .map(|r| {
@@ -296,7 +296,8 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
                 })
                 .collect()
         };
-        let top = to_results(store.results(args.bundle, &args.sort, !args.ascending, args.top as i64, 0).await?);
+        let top =
+            to_results(store.results(args.bundle, &args.sort, !args.ascending, args.top as i64, 0).await?);
         let st = store.bundle_status(args.bundle, None).await?.context("bundle status")?;
         writeln!(
             out,
@@ -448,7 +449,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::error!("cannot install signal handlers");
         return std::future::pending().await;
     };
@@ -502,7 +504,13 @@ pub fn keys(cmd: KeysCommand, out: &mut impl Write) -> Result<()> {
             KeysCommand::List { db } => {
                 for k in db.store().await?.list_api_keys().await? {
                     let revoked = k.revoked_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
-                    writeln!(out, "{} {} created {} revoked {revoked}", k.id, k.owner, k.created_at.to_rfc3339())?;
+                    writeln!(
+                        out,
+                        "{} {} created {} revoked {revoked}",
+                        k.id,
+                        k.owner,
+                        k.created_at.to_rfc3339()
+                    )?;
                 }
             }
         }

@@ -21,8 +21,8 @@ pub use store::{
     DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
 };
 pub use types::{
-    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job, JobStatus,
-    NewBundle, NewJob, QueueDepth, Rescued, ResultRow, StoreError,
+    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job,
+    JobStatus, NewBundle, NewJob, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
 /// The migrations in `migrations/` at the workspace root, embedded.

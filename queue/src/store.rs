@@ -7,8 +7,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::types::{
-    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job, JobStatus,
-    NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
+    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job,
+    JobStatus, NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
 macro_rules! sql {
@@ -96,9 +96,7 @@ impl Store {
 
     /// Versions of the applied migrations, oldest first (empty before the first).
     pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        let exists: bool = sqlx::query_scalar(sql!("migrations_table"))
-            .fetch_one(&self.pool)
-            .await?;
+        let exists: bool = sqlx::query_scalar(sql!("migrations_table")).fetch_one(&self.pool).await?;
         if !exists {
             return Ok(Vec::new());
         }

@@ -98,6 +98,9 @@ fn seconds(name: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, C
 impl WorkerConfig {
     /// Checks every setting; the error names the variable.
     pub fn from_args(a: &WorkerArgs) -> Result<Self, ConfigError> {
+        if !(a.database_url.starts_with("postgres://") || a.database_url.starts_with("postgresql://")) {
+            return Err(bad("DATABASE_URL", "not a PostgreSQL URL (postgres://user@host:port/database)"));
+        }
         let database = PgConnectOptions::from_str(&a.database_url)
             .map_err(|e| bad("DATABASE_URL", format!("not a PostgreSQL URL: {e}")))?;
         let worker_id = match &a.worker_id {

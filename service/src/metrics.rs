@@ -54,13 +54,25 @@ impl WorkerMetrics {
         r.register("bt_jobs_claimed", "Jobs this worker claimed", self.claimed.clone());
         r.register("bt_jobs_completed", "Jobs this worker completed", self.completed.clone());
         r.register("bt_jobs_failed", "Job runs that failed on this worker", self.failed.clone());
-        r.register("bt_jobs_rescued", "Jobs of dead workers this worker's rescuer put back", self.rescued.clone());
+        r.register(
+            "bt_jobs_rescued",
+            "Jobs of dead workers this worker's rescuer put back",
+            self.rescued.clone(),
+        );
         r.register("bt_jobs_released", "Jobs released back to pending on shutdown", self.released.clone());
-        r.register("bt_jobs_cancelled", "Running jobs stopped because their bundle was cancelled", self.cancelled.clone());
+        r.register(
+            "bt_jobs_cancelled",
+            "Running jobs stopped because their bundle was cancelled",
+            self.cancelled.clone(),
+        );
         r.register("bt_jobs_running", "Jobs running on this worker now", self.running.clone());
         r.register("bt_job_duration_seconds", "Claim to end of a job run", self.job_duration.clone());
         r.register("bt_job_queue_wait_seconds", "Enqueue to claim of a job", self.queue_wait.clone());
-        r.register("bt_bar_variants", "Bars x variants simulated by completed jobs", self.bar_variants.clone());
+        r.register(
+            "bt_bar_variants",
+            "Bars x variants simulated by completed jobs",
+            self.bar_variants.clone(),
+        );
     }
 }
 
@@ -151,10 +163,16 @@ impl BundleGauges {
             Ok(Ok(stats)) => {
                 for s in stats {
                     let path = s.execution.as_str();
-                    self.bundles.get_or_create(&[("path", path), ("status", s.status.as_str())]).set(s.bundles);
+                    self.bundles
+                        .get_or_create(&[("path", path), ("status", s.status.as_str())])
+                        .set(s.bundles);
                     if s.status == bt_queue::BundleStatus::Completed {
-                        self.duration.get_or_create(&[("path", path), ("quantile", "0.5")]).set(s.p50_seconds);
-                        self.duration.get_or_create(&[("path", path), ("quantile", "0.95")]).set(s.p95_seconds);
+                        self.duration
+                            .get_or_create(&[("path", path), ("quantile", "0.5")])
+                            .set(s.p50_seconds);
+                        self.duration
+                            .get_or_create(&[("path", path), ("quantile", "0.95")])
+                            .set(s.p95_seconds);
                     }
                 }
                 *last = Some(Instant::now());

@@ -17,7 +17,9 @@ pub const MAX_JOBS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
-    #[error("dataset {ticker}/{timeframe} is not in the catalog at {root} (nor a shorter timeframe to resample)")]
+    #[error(
+        "dataset {ticker}/{timeframe} is not in the catalog at {root} (nor a shorter timeframe to resample)"
+    )]
     MissingDataset { ticker: String, timeframe: Timeframe, root: String },
     #[error("dataset {ticker}/{timeframe} has no bars in the bundle's time range")]
     EmptyRange { ticker: String, timeframe: Timeframe },
@@ -194,7 +196,8 @@ stop_loss = [0.01, 0.02]
         let b = Bundle::from_toml(&SPEC.replace("AAA", "ZZZ"), Limits::default()).expect("bundle");
         let e = plan(&b, &c, &SubmitOptions::default()).expect_err("missing");
         assert!(e.to_string().starts_with("dataset ZZZ/1m is not in the catalog"), "{e}");
-        let late = SPEC.replace("timeframes = [\"1m\", \"1h\"]", "timeframes = [\"1m\"]\nfrom = \"2030-01-01\"");
+        let late =
+            SPEC.replace("timeframes = [\"1m\", \"1h\"]", "timeframes = [\"1m\"]\nfrom = \"2030-01-01\"");
         let b = Bundle::from_toml(&late, Limits::default()).expect("bundle");
         let e = plan(&b, &c, &SubmitOptions::default()).expect_err("empty");
         assert_eq!(e.to_string(), "dataset AAA/1m has no bars in the bundle's time range");

@@ -95,8 +95,14 @@ impl Shutdown {
 /// How one run of a job ended (before it is written to the store).
 #[derive(Debug)]
 enum Outcome {
-    Done { rows: Vec<ResultRow>, bar_variants: u64 },
-    Failed { reason: String, retryable: bool },
+    Done {
+        rows: Vec<ResultRow>,
+        bar_variants: u64,
+    },
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
     /// The bundle was cancelled.
     Cancelled,
     /// The run is no longer this worker's (rescued, or ended elsewhere).
@@ -360,8 +366,8 @@ impl Ctx {
             Ok(None) => return Err(failed(format!("bundle {id} does not exist"), false)),
             Err(e) => return Err(failed(format!("reading the bundle spec failed: {e}"), true)),
         };
-        let spec: BundleSpec = serde_json::from_value(spec)
-            .map_err(|e| failed(format!("invalid bundle spec: {e}"), false))?;
+        let spec: BundleSpec =
+            serde_json::from_value(spec).map_err(|e| failed(format!("invalid bundle spec: {e}"), false))?;
         let bundle = Bundle::new(spec, Limits { max_variants: u64::MAX })
             .map_err(|e| failed(format!("invalid bundle spec: {e}"), false))?;
         let bundle = Arc::new(bundle);
@@ -407,11 +413,17 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
     };
     let ds = job.dataset_index as usize;
     let Some(d) = bundle.datasets.get(ds) else {
-        return failed(format!("dataset index {ds} is not in the bundle ({} datasets)", bundle.datasets.len()), false);
+        return failed(
+            format!("dataset index {ds} is not in the bundle ({} datasets)", bundle.datasets.len()),
+            false,
+        );
     };
     if d.ticker != job.ticker || d.timeframe.as_str() != job.timeframe {
         return failed(
-            format!("job dataset {}/{} is not the bundle's dataset {ds} ({}/{})", job.ticker, job.timeframe, d.ticker, d.timeframe),
+            format!(
+                "job dataset {}/{} is not the bundle's dataset {ds} ({}/{})",
+                job.ticker, job.timeframe, d.ticker, d.timeframe
+            ),
             false,
         );
     }
@@ -423,7 +435,12 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
     };
     if candles.len() < 2 {
         return failed(
-            format!("{}/{}: {} bars in the bundle's time range; need at least 2", d.ticker, d.timeframe, candles.len()),
+            format!(
+                "{}/{}: {} bars in the bundle's time range; need at least 2",
+                d.ticker,
+                d.timeframe,
+                candles.len()
+            ),
             false,
         );
     }
@@ -437,7 +454,9 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
             let _ = tx.send(r);
         });
     }
-    let mut tick = tokio::time::interval(ctx.cfg.progress_interval);
+    // Ticks at a quarter of the progress interval, so that writes come every
+    // interval (not every other tick when a write lands just after one).
+    let mut tick = tokio::time::interval(ctx.cfg.progress_interval / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     let mut phase = ctx.phase.clone();

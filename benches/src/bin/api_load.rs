@@ -52,7 +52,10 @@ fn parse() -> Result<Opts, String> {
         return Err("--mix: the weights sum to 0".into());
     }
     Ok(Opts {
-        addr: get("--addr").ok_or("--addr HOST:PORT is required")?.parse().map_err(|e| format!("--addr: {e}"))?,
+        addr: get("--addr")
+            .ok_or("--addr HOST:PORT is required")?
+            .parse()
+            .map_err(|e| format!("--addr: {e}"))?,
         key: get("--key").ok_or("--key KEY is required")?,
         bundle: get("--bundle").ok_or("--bundle ID is required")?,
         clients: num("--clients", 1000.0)? as usize,
@@ -110,8 +113,10 @@ async fn client(o: Opts, seed: u64, until: Instant) -> Tally {
     let mut t = Tally::default();
     let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let total: u32 = o.mix.iter().sum();
-    let status_req =
-        format!("GET /v1/bundles/{} HTTP/1.1\r\nHost: bt\r\nAuthorization: Bearer {}\r\n\r\n", o.bundle, o.key);
+    let status_req = format!(
+        "GET /v1/bundles/{} HTTP/1.1\r\nHost: bt\r\nAuthorization: Bearer {}\r\n\r\n",
+        o.bundle, o.key
+    );
     let results_req = format!(
         "GET /v1/bundles/{}/results?sort=sharpe&limit=20 HTTP/1.1\r\nHost: bt\r\nAuthorization: Bearer {}\r\n\r\n",
         o.bundle, o.key
@@ -133,7 +138,13 @@ async fn client(o: Opts, seed: u64, until: Instant) -> Tally {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let r = (rng % u64::from(total)) as u32;
-        let kind = if r < o.mix[0] { 0 } else if r < o.mix[0] + o.mix[1] { 1 } else { 2 };
+        let kind = if r < o.mix[0] {
+            0
+        } else if r < o.mix[0] + o.mix[1] {
+            1
+        } else {
+            2
+        };
         if conn.is_none() {
             match TcpStream::connect(o.addr).await {
                 Ok(c) => {
@@ -196,7 +207,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.think.as_millis(),
         o.mix
     )?;
-    writeln!(out, "{:<8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}", "kind", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")?;
+    writeln!(
+        out,
+        "{:<8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "kind", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors"
+    )?;
     let (mut all_n, mut all_err) = (0usize, 0u64);
     for (k, name) in KINDS.iter().enumerate() {
         let mut v: Vec<u32> = tallies.iter().flat_map(|t| t.micros[k].iter().copied()).collect();
@@ -214,6 +229,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(&v, 1.0)
         )?;
     }
-    writeln!(out, "{:<8} {all_n:>9} {:>10.0} {:>9} {:>9} {:>9} {all_err:>7}", "all", all_n as f64 / secs, "", "", "")?;
+    writeln!(
+        out,
+        "{:<8} {all_n:>9} {:>10.0} {:>9} {:>9} {:>9} {all_err:>7}",
+        "all",
+        all_n as f64 / secs,
+        "",
+        "",
+        ""
+    )?;
     Ok(())
 }

@@ -4,29 +4,14 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::repo_root;
 use crate::worker::{db_url, free_addr};
-
-struct Proc(Child, std::path::PathBuf);
-
-impl Proc {
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.1).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::{Proc, repo_root};
 
 fn spawn(url: &str, args: &[&str], log: std::path::PathBuf) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_bt"))
@@ -123,8 +108,14 @@ async fn submit_poll_results_and_trades_over_http(pool: PgPool) {
     })
     .await
     .expect("join");
-    assert_eq!((st["execution"].as_str(), st["variants"].as_i64(), st["variants_done"].as_i64()), (Some("queue"), Some(24), Some(24)), "{st}\n{}", work.logs());
-    let (code, r) = http(addr, "GET", &format!("/v1/bundles/{id}/results?sort=sharpe&order=desc&limit=3"), &key, "");
+    assert_eq!(
+        (st["execution"].as_str(), st["variants"].as_i64(), st["variants_done"].as_i64()),
+        (Some("queue"), Some(24), Some(24)),
+        "{st}\n{}",
+        work.logs()
+    );
+    let (code, r) =
+        http(addr, "GET", &format!("/v1/bundles/{id}/results?sort=sharpe&order=desc&limit=3"), &key, "");
     assert_eq!(code, 200, "{r}");
     let top = &r["results"][0];
     assert_eq!(top["strategy"]["kind"], "ema_cross");
@@ -133,7 +124,11 @@ async fn submit_poll_results_and_trades_over_http(pool: PgPool) {
     assert_eq!(code, 200);
     assert_eq!(d["metrics"], top["metrics"], "the detail path equals the sweep");
     assert!(!d["trades"].as_array().expect("trades").is_empty());
-    assert!(d["trades"][0]["entry_time"].as_str().is_some_and(|t| t.starts_with("2024-")), "{}", d["trades"][0]);
+    assert!(
+        d["trades"][0]["entry_time"].as_str().is_some_and(|t| t.starts_with("2024-")),
+        "{}",
+        d["trades"][0]
+    );
     // Another owner sees nothing of it.
     let bob = mint(&url, "bob");
     assert_eq!(http(addr, "GET", &format!("/v1/bundles/{id}"), &bob, "").0, 404);
@@ -160,7 +155,8 @@ async fn serve_with_workers_alone_runs_inline_bundles(pool: PgPool) {
     .await
     .expect("join");
     assert_eq!(st["execution"], "inline", "{}", serve.logs());
-    let ok = Command::new("kill").args(["-TERM", &serve.0.id().to_string()]).status().expect("kill").success();
+    let ok =
+        Command::new("kill").args(["-TERM", &serve.0.id().to_string()]).status().expect("kill").success();
     assert!(ok);
     let t = Instant::now();
     let status = loop {

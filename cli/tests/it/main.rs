@@ -2,13 +2,14 @@
 
 mod api;
 mod data_commands;
+mod deploy;
 mod indicators_cmd;
 mod run_bundle;
 mod sample_data;
 mod worker;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 /// Output of one `bt` run.
 #[derive(Debug)]
@@ -35,4 +36,21 @@ pub fn bt(args: &[&str], cwd: &Path) -> Run {
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A child process, killed when dropped, and the file its stderr goes to.
+#[derive(Debug)]
+pub struct Proc(pub Child, pub PathBuf);
+
+impl Proc {
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -53,7 +53,7 @@ impl Worker {
             .env("BT_THREADS", "1")
             .env("BT_MAX_CONCURRENT_BACKTESTS", "1")
             .env("BT_JOB_POLL_INTERVAL_SECONDS", "0.2")
-            .env("BT_HEARTBEAT_INTERVAL_SECONDS", "0.5")
+            .env("BT_HEARTBEAT_INTERVAL_SECONDS", "0.2")
             .env("BT_HEARTBEAT_TIMEOUT_SECONDS", "20")
             .env("BT_LOCK_GRACE_SECONDS", "1")
             .env("BT_RESCUE_INTERVAL_SECONDS", "0.25")
@@ -70,11 +70,8 @@ impl Worker {
     }
 
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
+        let ok =
+            Command::new("kill").args([sig, &self.child.id().to_string()]).status().expect("kill").success();
         assert!(ok, "kill {sig}");
     }
 
@@ -100,6 +97,19 @@ impl Worker {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["fields"]["message"] == msg)
             .collect()
+    }
+
+    /// Waits (a few seconds at most) until `n` events `msg` are logged: a log
+    /// line is written just after the database change a test waits for.
+    fn wait_events(&self, msg: &str, n: usize) -> Vec<serde_json::Value> {
+        let t = Instant::now();
+        loop {
+            let e = self.events(msg);
+            if e.len() >= n || t.elapsed() > Duration::from_secs(5) {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn get(&self, path: &str) -> (u16, String) {
@@ -134,9 +144,14 @@ fn wait_http(w: &Worker) {
     }
 }
 
-/// A bundle over both sample tickers at 1m: `pairs` SMA pairs (fast 5, 10,
-/// ...) x slow {60, 80} x the stop losses given.
+/// A bundle over both sample tickers at 1m: `fast` SMA periods (5, 10, ...)
+/// x slow {60, 80} x the stop losses given (x the take profits, if any).
 fn bundle_file(dir: &Path, name: &str, fast: usize, stops: &str) -> PathBuf {
+    bundle_file_tp(dir, name, fast, stops, "")
+}
+
+fn bundle_file_tp(dir: &Path, name: &str, fast: usize, stops: &str, targets: &str) -> PathBuf {
+    let tp = if targets.is_empty() { String::new() } else { format!("take_profit = [{targets}]\n") };
     let text = format!(
         r#"name = "{name}"
 [datasets]
@@ -148,7 +163,7 @@ fast = {{ start = 5, stop = {}, step = 5 }}
 slow = {{ start = 60, stop = 80, step = 20 }}
 [money]
 stop_loss = [{stops}]
-[costs]
+{tp}[costs]
 fee_bps = 10
 "#,
         5 * fast
@@ -232,10 +247,18 @@ fn assert_equals_bt_run(url: &str, id: Uuid, bundle: &Path, dir: &Path) {
     let cat = catalog();
     let r = bt_with_db(
         url,
-        &["run", bundle.to_str().expect("utf-8"), "--catalog", &cat, "--out", theirs.to_str().expect("utf-8")],
+        &[
+            "run",
+            bundle.to_str().expect("utf-8"),
+            "--catalog",
+            &cat,
+            "--out",
+            theirs.to_str().expect("utf-8"),
+        ],
     );
     assert!(r.ok, "{r:?}");
-    let (a, b) = (std::fs::read_to_string(&ours).expect("ours"), std::fs::read_to_string(&theirs).expect("run"));
+    let (a, b) =
+        (std::fs::read_to_string(&ours).expect("ours"), std::fs::read_to_string(&theirs).expect("run"));
     assert!(a.lines().count() > 2, "{a}");
     assert!(a == b, "bt results and bt run differ:\n{a}\n---\n{b}");
 }
@@ -269,7 +292,11 @@ async fn results_equal_bt_run_for_one_job_and_many(pool: PgPool) {
     let status = bt_with_db(&url, &["status", &many.to_string()]);
     assert!(status.ok, "{status:?}");
     assert!(status.stdout.contains("status   completed"), "{}", status.stdout);
-    assert!(status.stdout.contains("jobs     0 pending, 0 running, 16 completed, 0 failed, 0 cancelled (of 16)"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("jobs     0 pending, 0 running, 16 completed, 0 failed, 0 cancelled (of 16)"),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains("progress 16/16 variants (100.0%)"), "{}", status.stdout);
     // The dataset cache: each of the two datasets read once for 18 jobs.
     assert_eq!(w.events("job claimed").len(), 18);
@@ -303,7 +330,8 @@ async fn a_later_high_priority_bundle_runs_first(pool: PgPool) {
     let url = db_url(&pool);
     let dir = tempfile::tempdir().expect("tmp");
     let w = Worker::start(&url, "w1", dir.path(), &[]);
-    let low = submit(&url, &bundle_file(dir.path(), "low", 6, "0.01, 0.02"), &["--job-size", "43200"]);
+    // 40 jobs of 1,200 variants each.
+    let low = submit(&url, &long_bundle(dir.path()), &["--job-size", "51840000"]);
     // Once the low bundle is under way, a high-priority one arrives.
     let t = Instant::now();
     while sqlx::query_scalar::<_, i64>(
@@ -318,7 +346,11 @@ async fn a_later_high_priority_bundle_runs_first(pool: PgPool) {
         assert!(t.elapsed() < Duration::from_secs(60), "{}", w.logs());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let high = submit(&url, &bundle_file(dir.path(), "high", 2, "0.01"), &["--job-size", "43200", "--priority", "10"]);
+    let high = submit(
+        &url,
+        &bundle_file(dir.path(), "high", 2, "0.01"),
+        &["--job-size", "43200", "--priority", "10"],
+    );
     wait_for(&pool, high, "completed", Duration::from_secs(60), &[&w]).await;
     // With one slot, no low job started between the high bundle's first and last.
     let (between, low_left): (i64, i64) = sqlx::query_as(
@@ -361,12 +393,17 @@ async fn wait_running(pool: &PgPool, id: Uuid, w: &Worker) -> Vec<i64> {
     }
 }
 
-/// A bundle of jobs long enough (a few seconds each) to be caught mid-run.
+/// A bundle whose jobs (with `--job-size LONG_JOB`: one per ticker, 24,000
+/// variants, 1.04e9 bar-variants) run for 3 s or more even at the sweep's
+/// full single-thread speed (3.4e8 bar-variants/s in the test profile), so
+/// that a signal sent once progress shows (after 0.5 s) lands mid-run.
 fn long_bundle(dir: &Path) -> PathBuf {
-    bundle_file(dir, "long", 10, "0.01, 0.02, 0.03, 0.04, 0.05, 0.06")
+    let stops: Vec<String> = (1..=60).map(|i| format!("{}", f64::from(i) * 0.001)).collect();
+    let targets: Vec<String> = (1..=20).map(|i| format!("{}", f64::from(i) * 0.004)).collect();
+    bundle_file_tp(dir, "long", 10, &stops.join(", "), &targets.join(", "))
 }
 
-const LONG_JOB: &str = "10000000";
+const LONG_JOB: &str = "1036800000";
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_killed_workers_jobs_are_rescued_and_run_once(pool: PgPool) {
@@ -375,10 +412,19 @@ async fn a_killed_workers_jobs_are_rescued_and_run_once(pool: PgPool) {
     let bundle = long_bundle(dir.path());
     let id = submit(&url, &bundle, &["--job-size", LONG_JOB]);
     let mut doomed = Worker::start(&url, "doomed", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
-    let taken = wait_running(&pool, id, &doomed).await;
+    wait_running(&pool, id, &doomed).await;
     doomed.signal("-KILL");
     let killed = Instant::now();
     doomed.wait_exit(Duration::from_secs(10));
+    // The jobs the dead worker left running (its connections are gone, so
+    // its advisory locks are too).
+    let taken: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM backtest_jobs WHERE status = 'running' AND assigned_worker = 'doomed'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("orphans");
+    assert!(!taken.is_empty(), "{}", doomed.logs());
     let rescuer = Worker::start(&url, "rescuer", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
     // Kill to the first of the doomed worker's jobs running again elsewhere.
     let rescue_time = loop {
@@ -404,7 +450,7 @@ async fn a_killed_workers_jobs_are_rescued_and_run_once(pool: PgPool) {
     assert!(rescue_time < Duration::from_secs(10), "{rescue_time:?}");
     wait_for(&pool, id, "completed", Duration::from_secs(180), &[&rescuer]).await;
     assert_all_results(&pool, id).await;
-    assert!(!rescuer.events("job rescued").is_empty(), "{}", rescuer.logs());
+    assert!(!rescuer.wait_events("job rescued", 1).is_empty(), "{}", rescuer.logs());
     assert_equals_bt_run(&url, id, &bundle, dir.path());
 }
 
@@ -418,12 +464,13 @@ async fn sigterm_drains_running_jobs_and_exits_zero(pool: PgPool) {
     let running = wait_running(&pool, id, &w).await;
     w.signal("-TERM");
     assert!(w.wait_exit(Duration::from_secs(60)).success(), "{}", w.logs());
-    let states: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, status::text FROM backtest_jobs WHERE bundle_id = $1 AND status <> 'pending'")
-            .bind(id)
-            .fetch_all(&pool)
-            .await
-            .expect("states");
+    let states: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, status::text FROM backtest_jobs WHERE bundle_id = $1 AND status <> 'pending'",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .expect("states");
     assert_eq!(states, vec![(running[0], "completed".to_owned())], "{}", w.logs());
     // No grace: the running job is released, not left running.
     let mut w = Worker::start(&url, "quick", dir.path(), &[("BT_SHUTDOWN_GRACE_SECONDS", "0")]);
@@ -437,7 +484,7 @@ async fn sigterm_drains_running_jobs_and_exits_zero(pool: PgPool) {
             .await
             .expect("job");
     assert_eq!((status.as_str(), attempt), ("pending", 1), "{}", w.logs());
-    assert_eq!(w.events("job released back to pending").len(), 1, "{}", w.logs());
+    assert_eq!(w.wait_events("job released back to pending", 1).len(), 1, "{}", w.logs());
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM backtest_jobs WHERE status = 'running'")
         .fetch_one(&pool)
         .await
@@ -499,7 +546,7 @@ async fn a_cancelled_bundle_stops_within_seconds(pool: PgPool) {
     let stopped = t.elapsed();
     let _ = writeln!(std::io::stderr(), "cancel to the running job stopped: {:.2} s", stopped.as_secs_f64());
     assert!(stopped < Duration::from_secs(5), "{stopped:?}");
-    assert_eq!(w.events("job cancelled").len(), 1, "{}", w.logs());
+    assert_eq!(w.wait_events("job cancelled", 1).len(), 1, "{}", w.logs());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -548,7 +595,7 @@ async fn a_failing_job_fails_clearly_and_the_worker_goes_on(pool: PgPool) {
     .expect("error");
     assert!(error.contains("NOPE") && error.contains("1h"), "{error}");
     assert_eq!(attempts, 1, "a missing dataset is not retried");
-    let failed = w.events("job failed");
+    let failed = w.wait_events("job failed", 1);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["fields"]["retryable"], false);
     assert_eq!(failed[0]["span"]["bundle"], bad.to_string());
@@ -614,9 +661,16 @@ async fn migrate_up_down_and_up(pool: PgPool) {
 
 #[test]
 fn bad_settings_and_ids_are_one_clear_line() {
-    let r = bt_with_db("postgres://postgres@127.0.0.1:5432/postgres", &["work", "--max-concurrent-backtests", "0", "--catalog", "."]);
+    let r = bt_with_db(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &["work", "--max-concurrent-backtests", "0", "--catalog", "."],
+    );
     assert!(!r.ok);
-    assert!(r.stderr.contains("error: BT_MAX_CONCURRENT_BACKTESTS: 0 is out of range (1 to 1024)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: BT_MAX_CONCURRENT_BACKTESTS: 0 is out of range (1 to 1024)"),
+        "{}",
+        r.stderr
+    );
     let r = bt_with_db("postgres://postgres@127.0.0.1:5432/postgres", &["status", "not-a-uuid"]);
     assert!(!r.ok);
     assert!(r.stderr.contains("invalid value 'not-a-uuid'"), "{}", r.stderr);

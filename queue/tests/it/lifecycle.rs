@@ -109,7 +109,10 @@ async fn killed_worker_connection_is_rescued_and_run_once(pool: PgPool) {
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM backtest_results").fetch_one(&pool).await.expect("n");
     assert_eq!(n, 2);
-    assert_eq!(s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status, BundleStatus::Completed);
+    assert_eq!(
+        s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status,
+        BundleStatus::Completed
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -170,7 +173,10 @@ async fn cancel_stops_pending_at_once_and_running_at_next_heartbeat(pool: PgPool
         s.cancel_bundle(b.id, "alice").await.expect("cancel"),
         CancelOutcome::AlreadyEnded(BundleStatus::Cancelled)
     );
-    assert_eq!(s.cancel_bundle(uuid::Uuid::new_v4(), "alice").await.expect("cancel"), CancelOutcome::NotFound);
+    assert_eq!(
+        s.cancel_bundle(uuid::Uuid::new_v4(), "alice").await.expect("cancel"),
+        CancelOutcome::NotFound
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -228,10 +234,16 @@ async fn complete_many_applies_only_current_runs(pool: PgPool) {
         .expect("rows");
     assert_eq!(variants, [10, 20]);
     // Bundle b (one job) is done; a waits for the re-run.
-    assert_eq!(s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status, BundleStatus::Completed);
+    assert_eq!(
+        s.bundle_status(b.id, Some("o")).await.expect("st").expect("b").status,
+        BundleStatus::Completed
+    );
     assert_eq!(s.bundle_status(a.id, Some("o")).await.expect("st").expect("a").status, BundleStatus::Running);
     assert!(s.complete(&rerun, &r0).await.expect("complete"));
-    assert_eq!(s.bundle_status(a.id, Some("o")).await.expect("st").expect("a").status, BundleStatus::Completed);
+    assert_eq!(
+        s.bundle_status(a.id, Some("o")).await.expect("st").expect("a").status,
+        BundleStatus::Completed
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
