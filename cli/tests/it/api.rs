@@ -28,19 +28,8 @@ fn spawn(url: &str, args: &[&str], log: std::path::PathBuf) -> Proc {
 }
 
 fn http(addr: SocketAddr, method: &str, path: &str, key: &str, body: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("response");
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, body) = crate::http(addr, method, path, key, body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 fn wait_ready(addr: SocketAddr, p: &Proc) {
