@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::frame::{Candles, CandlesView, TimeRange};
+use crate::frame::{Candles, CandlesView, ExtraKind, TimeRange};
 use crate::load::{self, FileFormat, LoadOptions};
 use crate::resample::resample;
 use crate::timeframe::Timeframe;
@@ -142,6 +142,32 @@ impl Catalog {
                 .map_err(|e| invalid_after_resample(&src_path, e))?
         };
         Ok(CatalogLoad { candles, resampled_from: Some(source) })
+    }
+
+    /// The extra column names of a dataset, in file order, reading only the
+    /// file's schema. A timeframe served by resampling answers with the
+    /// columns of the stored one it is resampled from (see
+    /// [`Catalog::resample_source`]), which resampling keeps.
+    pub fn columns(&self, ticker: &str, timeframe: Timeframe) -> Result<Vec<String>> {
+        Ok(self.extra_columns(ticker, timeframe)?.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// [`Catalog::columns`] with each column's kind.
+    pub fn extra_columns(&self, ticker: &str, timeframe: Timeframe) -> Result<Vec<(String, ExtraKind)>> {
+        let mut path = self.path(ticker, timeframe)?;
+        if !path.exists() {
+            match self.resample_source(ticker, timeframe)? {
+                Some(source) => path = self.path(ticker, source)?,
+                None => {
+                    return Err(Error::NotInCatalog {
+                        root: self.root.clone(),
+                        ticker: normalise_ticker(ticker)?,
+                        timeframe,
+                    });
+                }
+            }
+        }
+        load::schema_extras(&path, FileFormat::Parquet)
     }
 
     /// The longest stored timeframe of `ticker` that is shorter than

@@ -2,8 +2,11 @@
 //! record per line. The file is read once and split into one chunk per core
 //! at line boundaries; each chunk is parsed with `memchr` and `fast-float2`
 //! (the parsers Polars itself uses) straight into the candle columns, reading
-//! only the six mapped fields. Anything else (quotes, blank lines, missing or
-//! unparsable fields, ragged lines) returns `None`, and the loader falls back
+//! only the six mapped fields and the extra columns asked for. Extra fields
+//! are read as [`Seen::parse`] reads them, exactly as the loader reads the
+//! text of an extra column on the Polars path. Anything else (quotes, blank
+//! lines, missing or unparsable candle fields, ragged lines) returns `None`,
+//! and the loader falls back
 //! to Polars, which handles every CSV dialect and whose errors the loader
 //! turns into row-and-column messages.
 //!
@@ -11,7 +14,7 @@
 //! validation included, 76 ms; Polars' lazy CSV scan of the same file alone
 //! about 157 ms (README, "Performance").
 
-use crate::frame::Columns;
+use crate::frame::{Columns, ExtraKind};
 use crate::time::{EpochUnit, parse_timestamp_text};
 
 /// How the time field is written, decided from the first record.
@@ -48,31 +51,100 @@ fn parse_f64(b: &[u8]) -> Option<f64> {
     fast_float2::parse::<f64, _>(b).ok()
 }
 
+/// What the values of a text column looked like: it is a number column when
+/// every non-empty value is a number, a boolean column when every one is
+/// `true` or `false` (any case), and neither otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    number: bool,
+    boolean: bool,
+    text: bool,
+}
+
+impl Seen {
+    /// One field: a number, 1.0 or 0.0 for a boolean, NaN when empty or text.
+    pub(crate) fn parse(&mut self, field: &[u8]) -> f64 {
+        let t = field.trim_ascii();
+        if t.is_empty() {
+            f64::NAN
+        } else if let Some(v) = parse_f64(t) {
+            self.number = true;
+            v
+        } else if t.eq_ignore_ascii_case(b"true") {
+            self.boolean = true;
+            1.0
+        } else if t.eq_ignore_ascii_case(b"false") {
+            self.boolean = true;
+            0.0
+        } else {
+            self.text = true;
+            f64::NAN
+        }
+    }
+
+    fn merge(self, other: Seen) -> Seen {
+        Seen {
+            number: self.number | other.number,
+            boolean: self.boolean | other.boolean,
+            text: self.text | other.text,
+        }
+    }
+
+    /// The column's kind, or the type Polars would give the column it is not
+    /// kept as: `str` (text, or numbers mixed with booleans) or `null` (no values).
+    pub(crate) fn kind(self) -> Result<ExtraKind, &'static str> {
+        match (self.number, self.boolean, self.text) {
+            (_, _, true) | (true, true, _) => Err("str"),
+            (true, false, false) => Ok(ExtraKind::Number),
+            (false, true, false) => Ok(ExtraKind::Bool),
+            (false, false, false) => Err("null"),
+        }
+    }
+}
+
+/// The fast path's columns: the candles (without extras) and each extra
+/// column's values with what they looked like.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Parsed {
+    pub cols: Columns,
+    pub extras: Vec<(Vec<f64>, Seen)>,
+}
+
 /// Raw time values (in the file's unit, or ms for text) of one chunk.
 struct Chunk {
     ts_int: Vec<i64>,
     ts_float: Vec<f64>,
     cols: [Vec<f64>; 5],
+    extras: Vec<Vec<f64>>,
+    seen: Vec<Seen>,
 }
 
-fn parse_chunk(data: &[u8], sep: u8, pos: &[usize; 6], form: TimeForm, capacity: usize) -> Option<Chunk> {
+fn parse_chunk(
+    data: &[u8],
+    sep: u8,
+    pos: &[usize; 6],
+    extra_pos: &[usize],
+    form: TimeForm,
+    capacity: usize,
+) -> Option<Chunk> {
     let mut ch = Chunk {
         ts_int: Vec::with_capacity(if form == TimeForm::Float { 0 } else { capacity }),
         ts_float: Vec::with_capacity(if form == TimeForm::Float { capacity } else { 0 }),
         cols: std::array::from_fn(|_| Vec::with_capacity(capacity)),
+        extras: extra_pos.iter().map(|_| Vec::with_capacity(capacity)).collect(),
+        seen: vec![Seen::default(); extra_pos.len()],
     };
-    let max_pos = pos.iter().copied().max().unwrap_or(0);
-    // For each field index, which output (0 = time, 1..=5 = prices/volume) it feeds.
-    let mut slot = [usize::MAX; 64];
-    if max_pos >= slot.len() {
-        return None;
-    }
-    for (out, &p) in pos.iter().enumerate() {
+    let max_pos = pos.iter().chain(extra_pos).copied().max().unwrap_or(0);
+    // For each field index, which output (0 = time, 1..=5 = prices/volume,
+    // 6.. = extras) it feeds.
+    let mut slot = vec![usize::MAX; max_pos + 1];
+    for (out, &p) in pos.iter().chain(extra_pos).enumerate() {
         if slot[p] != usize::MAX {
             return None; // one field feeding two outputs: leave it to Polars
         }
         slot[p] = out;
     }
+    let wanted = 6 + extra_pos.len();
     let mut rest = data;
     while !rest.is_empty() {
         let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
@@ -100,12 +172,15 @@ fn parse_chunk(data: &[u8], sep: u8, pos: &[usize; 6], form: TimeForm, capacity:
                             ch.ts_int.push(parse_timestamp_text(std::str::from_utf8(text).ok()?)?)
                         }
                     }
-                } else {
+                } else if out < 6 {
                     ch.cols[out - 1].push(parse_f64(text)?);
+                } else {
+                    let k = out - 6;
+                    ch.extras[k].push(ch.seen[k].parse(text));
                 }
                 seen += 1;
             }
-            if seen == 6 || stop >= line.len() {
+            if seen == wanted || stop >= line.len() {
                 break;
             }
             field += 1;
@@ -114,7 +189,7 @@ fn parse_chunk(data: &[u8], sep: u8, pos: &[usize; 6], form: TimeForm, capacity:
                 break;
             }
         }
-        if seen != 6 {
+        if seen != wanted {
             return None;
         }
     }
@@ -122,8 +197,15 @@ fn parse_chunk(data: &[u8], sep: u8, pos: &[usize; 6], form: TimeForm, capacity:
 }
 
 /// Parses the records after the header of a CSV file held in `bytes`. `pos`
-/// gives the field positions of time, open, high, low, close and volume.
-pub(crate) fn parse(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -> Option<Columns> {
+/// gives the field positions of time, open, high, low, close and volume;
+/// `extra_pos` those of the extra columns to read.
+pub(crate) fn parse(
+    bytes: &[u8],
+    has_header: bool,
+    sep: u8,
+    pos: &[usize; 6],
+    extra_pos: &[usize],
+) -> Option<Parsed> {
     let mut data = bytes;
     if let Some(b) = data.strip_prefix(b"\xEF\xBB\xBF") {
         data = b;
@@ -169,7 +251,7 @@ pub(crate) fn parse(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -
             .windows(2)
             .map(|w| {
                 let slice = &data[w[0]..w[1]];
-                s.spawn(move || parse_chunk(slice, sep, pos, form, slice.len() / per_line + 16))
+                s.spawn(move || parse_chunk(slice, sep, pos, extra_pos, form, slice.len() / per_line + 16))
             })
             .collect();
         handles.into_iter().map(|h| h.join().ok().flatten()).collect()
@@ -177,6 +259,8 @@ pub(crate) fn parse(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -
     let chunks: Vec<Chunk> = chunks.into_iter().collect::<Option<_>>()?;
     let n: usize = chunks.iter().map(|c| c.cols[0].len()).sum();
     let mut cols = Columns::with_capacity(n);
+    let mut extras: Vec<(Vec<f64>, Seen)> =
+        extra_pos.iter().map(|_| (Vec::with_capacity(n), Seen::default())).collect();
     let unit = match form {
         TimeForm::Int => chunks.first().and_then(|c| c.ts_int.first()).map(|&v| EpochUnit::detect(v as f64)),
         TimeForm::Float => chunks.first().and_then(|c| c.ts_float.first()).map(|&v| EpochUnit::detect(v)),
@@ -193,11 +277,15 @@ pub(crate) fn parse(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -
         cols.low.extend_from_slice(&c.cols[2]);
         cols.close.extend_from_slice(&c.cols[3]);
         cols.volume.extend_from_slice(&c.cols[4]);
+        for ((values, seen), (part, part_seen)) in extras.iter_mut().zip(c.extras.iter().zip(&c.seen)) {
+            values.extend_from_slice(part);
+            *seen = seen.merge(*part_seen);
+        }
     }
     if !non_finite_free(&cols.ts) {
         return None;
     }
-    Some(cols)
+    Some(Parsed { cols, extras })
 }
 
 /// Timestamps came from integers or rounded floats; nothing to check beyond
@@ -212,24 +300,29 @@ mod tests {
 
     const POS: [usize; 6] = [0, 1, 2, 3, 4, 5];
 
+    /// The candle columns alone, as before extras.
+    fn parse6(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -> Option<Columns> {
+        parse(bytes, has_header, sep, pos, &[]).map(|p| p.cols)
+    }
+
     #[test]
     fn parses_numbers_text_times_and_crlf() {
-        let c = parse(b"ts,o,h,l,c,v\r\n1000,1,2,0.5,1.5,10\r\n2000,1.5,2.5,1,2,11\r\n", true, b',', &POS)
+        let c = parse6(b"ts,o,h,l,c,v\r\n1000,1,2,0.5,1.5,10\r\n2000,1.5,2.5,1,2,11\r\n", true, b',', &POS)
             .expect("parse");
         assert_eq!(c.ts, vec![1_000_000, 2_000_000]); // seconds by magnitude
         assert_eq!(c.close, vec![1.5, 2.0]);
-        let c = parse(b"2024-01-01T00:01:00Z;1;2;0.5;1.5;10\n", false, b';', &POS).expect("parse");
+        let c = parse6(b"2024-01-01T00:01:00Z;1;2;0.5;1.5;10\n", false, b';', &POS).expect("parse");
         assert_eq!(c.ts, vec![1_704_067_260_000]);
-        let c = parse(b"1704067200.5,1,2,0.5,1.5,10\n", false, b',', &POS).expect("parse");
+        let c = parse6(b"1704067200.5,1,2,0.5,1.5,10\n", false, b',', &POS).expect("parse");
         assert_eq!(c.ts, vec![1_704_067_200_500]);
     }
 
     #[test]
     fn reads_only_mapped_fields_in_any_order() {
         // kline layout with extra fields, and a layout with volume first.
-        let c = parse(b"1704067200000,1,2,0.5,1.5,10,99,x,y\n", false, b',', &POS).expect("kline");
+        let c = parse6(b"1704067200000,1,2,0.5,1.5,10,99,x,y\n", false, b',', &POS).expect("kline");
         assert_eq!((c.open[0], c.volume[0]), (1.0, 10.0));
-        let c = parse(b"v,c,l,h,o,t\n10,1.5,0.5,2,1,1704067200000\n", true, b',', &[5, 4, 3, 2, 1, 0])
+        let c = parse6(b"v,c,l,h,o,t\n10,1.5,0.5,2,1,1704067200000\n", true, b',', &[5, 4, 3, 2, 1, 0])
             .expect("reordered");
         assert_eq!((c.ts[0], c.open[0], c.close[0], c.volume[0]), (1_704_067_200_000, 1.0, 1.5, 10.0));
     }
@@ -244,7 +337,7 @@ mod tests {
             b"1000,1,2,0.5\n",                          // too few fields
             b"1000,1,2,0.5,1.5,10\nx,1,2,0.5,1.5,10\n", // time form changes
         ] {
-            assert_eq!(parse(bad, false, b',', &POS), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(parse6(bad, false, b',', &POS), None, "{}", String::from_utf8_lossy(bad));
         }
     }
 
@@ -262,7 +355,7 @@ mod tests {
                 i % 13
             ));
         }
-        let c = parse(text.as_bytes(), true, b',', &POS).expect("parse");
+        let c = parse6(text.as_bytes(), true, b',', &POS).expect("parse");
         assert_eq!(c.len(), 60_000);
         assert_eq!(c.ts[59_999], 1_704_067_200_000 + 59_999 * 60_000);
         assert!(c.ts.windows(2).all(|w| w[1] - w[0] == 60_000));

@@ -45,6 +45,18 @@ pub enum Problem {
         step_ms: i64,
         base_ms: i64,
     },
+    /// An extra column whose length is not the number of rows.
+    ExtraLength {
+        name: String,
+        len: usize,
+        rows: usize,
+    },
+    /// Two extra columns of the same name.
+    ExtraDuplicate {
+        name: String,
+    },
+    /// An extra column with an empty name.
+    ExtraUnnamed,
 }
 
 fn duration(ms: i64) -> String {
@@ -86,6 +98,11 @@ impl fmt::Display for Problem {
                 duration(*step_ms),
                 duration(*base_ms)
             ),
+            Self::ExtraLength { name, len, rows } => {
+                write!(f, "extra column {name:?} has {len} values for {rows} rows")
+            }
+            Self::ExtraDuplicate { name } => write!(f, "two extra columns are named {name:?}"),
+            Self::ExtraUnnamed => f.write_str("an extra column has no name"),
         }
     }
 }
@@ -125,6 +142,9 @@ pub enum Error {
     Empty { file: PathBuf },
     #[error("{}: missing column {column} (columns found: {found})", file.display())]
     MissingColumn { file: PathBuf, column: &'static str, found: String },
+    /// Two columns of a file have the same name, and the loader would keep both.
+    #[error("{}: two columns are named {column:?}", file.display())]
+    DuplicateColumn { file: PathBuf, column: String },
     #[error("{}: row {row}, column {column}: {problem}", file.display())]
     Invalid {
         file: PathBuf,

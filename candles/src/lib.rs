@@ -1,7 +1,8 @@
 //! Columnar OHLCV candles for bt.
 //!
 //! - [`Candles`]: validated columns (`ts` in UTC ms, open, high, low, close,
-//!   volume), with zero-copy time-range views ([`CandlesView`]).
+//!   volume), extra data columns ([`Extra`]: a user's signal kept with the
+//!   bars), with zero-copy time-range views ([`CandlesView`]).
 //! - [`load()`]: CSV, Parquet and Arrow IPC through Polars lazy scans, with the
 //!   time range pushed into the scan; errors name file, row and column.
 //! - [`resample()`], [`Timeframe`], the on-disk [`Catalog`], atomic
@@ -23,9 +24,9 @@ mod write;
 
 pub use catalog::{Catalog, CatalogLoad, DatasetInfo, normalise_ticker};
 pub use error::{Error, Invalid, Problem, Result};
-pub use frame::{Candles, CandlesView, Columns, SortDedup, TimeRange};
+pub use frame::{Candles, CandlesView, Columns, Extra, ExtraKind, Extras, SortDedup, TimeRange};
 pub use generate::{GenerateSpec, generate};
-pub use load::{FileFormat, LoadOptions, Loaded, load};
+pub use load::{FileFormat, LoadOptions, Loaded, SkipReason, SkippedColumn, load};
 pub use resample::resample;
 pub use timeframe::{ParseTimeframeError, Timeframe};
 pub use validate::{Quality, base_interval, validate};

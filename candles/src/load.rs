@@ -4,6 +4,14 @@
 //! aliases) or, for header-less CSV, by position; pushes a time range into the
 //! scan; converts timestamps to UTC milliseconds; and validates. Every error
 //! names the file, and where a value is at fault, the row and column.
+//!
+//! Every other column is kept as an [`Extra`] when it holds numbers or
+//! booleans (a signal computed elsewhere, stored with the candles), and
+//! reported in [`Loaded::skipped_columns`] otherwise. Parquet and Arrow say a
+//! column's type in the schema; a CSV column is a number column when every
+//! non-empty field parses as a number, a boolean column when every one is
+//! `true` or `false` (any case), judged over the rows read. Empty fields are
+//! NaN. Header-less CSV has no extras: its columns have no names to use.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -13,7 +21,7 @@ use polars::prelude::*;
 
 use crate::csv_fast;
 use crate::error::{Error, Invalid, Problem, Result};
-use crate::frame::{Candles, Columns, TimeRange};
+use crate::frame::{Candles, Columns, Extra, ExtraKind, TimeRange};
 use crate::time::{EpochUnit, parse_timestamp_text};
 
 /// The on-disk formats the loader reads.
@@ -78,6 +86,42 @@ pub struct Loaded {
     pub duplicates_removed: usize,
     /// Whether rows had to be sorted (only with `sort_dedup`).
     pub reordered: bool,
+    /// Columns of the file that are neither a candle field nor kept as an
+    /// extra, in file order.
+    pub skipped_columns: Vec<SkippedColumn>,
+}
+
+/// A column of a file that the loader did not keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedColumn {
+    /// The name in the file (`column N`, 1-based, for an unnamed CSV column).
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+/// Why a column was not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Neither numbers nor booleans: the type as Polars names it (`str`,
+    /// `date`, ...; `null` for a CSV column with no values).
+    Type(String),
+    /// The name is an alias of this candle field, which another column of the
+    /// file provides (`vol` next to `volume`).
+    Alias(&'static str),
+    /// A CSV column with an empty header.
+    Unnamed,
+}
+
+impl std::fmt::Display for SkippedColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            SkipReason::Type(dtype) => write!(f, "{} ({dtype})", self.name),
+            SkipReason::Alias(field) => {
+                write!(f, "{} (an alias of {field}, taken from another column)", self.name)
+            }
+            SkipReason::Unnamed => write!(f, "{} (no name)", self.name),
+        }
+    }
 }
 
 /// Loads and validates a candle file.
@@ -96,13 +140,17 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
     finish(path, raw, opts.sort_dedup)
 }
 
-/// Columns as read, with the file row of each loaded row.
+/// Columns as read, with the file row of each loaded row, and the columns
+/// not kept with their positions in the file.
+#[derive(Debug)]
 struct Raw {
     cols: Columns,
     rows: RowMap,
+    skipped: Skipped,
 }
 
 /// File row numbers (1-based, as a person counts them) of loaded rows.
+#[derive(Debug)]
 enum RowMap {
     /// Row of index i is `first + i`.
     Offset(u64),
@@ -123,7 +171,7 @@ fn invalid(file: &Path, rows: &RowMap, e: Invalid) -> Error {
 }
 
 fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
-    let Raw { mut cols, mut rows } = raw;
+    let Raw { mut cols, mut rows, mut skipped } = raw;
     if cols.is_empty() {
         return Err(Error::Empty { file: path.to_owned() });
     }
@@ -137,7 +185,9 @@ fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
         }
     }
     let candles = Candles::try_from_columns(cols).map_err(|e| invalid(path, &rows, e))?;
-    Ok(Loaded { candles, duplicates_removed, reordered })
+    skipped.sort_by_key(|&(pos, _)| pos);
+    let skipped_columns = skipped.into_iter().map(|(_, s)| s).collect();
+    Ok(Loaded { candles, duplicates_removed, reordered, skipped_columns })
 }
 
 fn polars_err(file: &Path, e: PolarsError) -> Error {
@@ -176,8 +226,13 @@ const ALIASES: [&[&str]; 6] = [
     &["volume", "v", "vol", "base_volume", "volume_base", "qty", "quantity"],
 ];
 
+/// A header field without surrounding blanks, quotes and byte-order mark.
+fn clean(name: &str) -> &str {
+    name.trim().trim_start_matches('\u{feff}').trim_matches('"').trim()
+}
+
 fn normalise(name: &str) -> String {
-    name.trim().trim_start_matches('\u{feff}').trim_matches('"').trim().to_ascii_lowercase()
+    clean(name).to_ascii_lowercase()
 }
 
 /// Finds each field's column among `names`: aliases first; then, for the time,
@@ -204,6 +259,87 @@ fn map_columns(file: &Path, names: &[String]) -> Result<[usize; 6]> {
     Ok(out)
 }
 
+/// Columns not kept, with their positions in the file (to report them in file order).
+type Skipped = Vec<(usize, SkippedColumn)>;
+
+/// A column that may become an extra: its position and name in the file.
+#[derive(Debug, Clone)]
+struct Candidate {
+    pos: usize,
+    name: String,
+}
+
+/// The columns besides the six mapped ones: candidates for extras, and those
+/// skipped for their name. `names` are the names to keep (cleaned header
+/// fields for CSV, exact schema names for Parquet and Arrow). Two candidates
+/// of one name are an error: a rule could not tell them apart.
+fn plan_extras(file: &Path, names: &[String], mapped: &[usize; 6]) -> Result<(Vec<Candidate>, Skipped)> {
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut skipped = Vec::new();
+    for (pos, name) in names.iter().enumerate() {
+        if mapped.contains(&pos) {
+            continue;
+        }
+        let norm = normalise(name);
+        let skip = |reason| (pos, SkippedColumn { name: name.clone(), reason });
+        if norm.is_empty() {
+            skipped.push((
+                pos,
+                SkippedColumn { name: format!("column {}", pos + 1), reason: SkipReason::Unnamed },
+            ));
+        } else if let Some(f) = ALIASES.iter().position(|a| a.contains(&norm.as_str())) {
+            skipped.push(skip(SkipReason::Alias(FIELDS[f])));
+        } else if candidates.iter().any(|c| c.name == *name) {
+            return Err(Error::DuplicateColumn { file: file.to_owned(), column: name.clone() });
+        } else {
+            candidates.push(Candidate { pos, name: name.clone() });
+        }
+    }
+    Ok((candidates, skipped))
+}
+
+/// How a kept column is read from a scan.
+#[derive(Debug, Clone)]
+enum ExtraRead {
+    /// A typed column (Parquet, Arrow), cast to f64.
+    Cast(ExtraKind),
+    /// CSV text, classified by what its values look like.
+    Text,
+}
+
+/// An extra column to read: its column in the scan, its name and how to read it.
+#[derive(Debug, Clone)]
+struct ExtraCol {
+    scan_name: PlSmallStr,
+    pos: usize,
+    name: String,
+    read: ExtraRead,
+}
+
+/// Kind of a typed column that is kept, or `None`.
+fn dtype_kind(dtype: &DataType) -> Option<ExtraKind> {
+    if dtype.is_primitive_numeric() {
+        Some(ExtraKind::Number)
+    } else if dtype.is_bool() {
+        Some(ExtraKind::Bool)
+    } else {
+        None
+    }
+}
+
+/// A CSV column's values, read as text, into an extra or a skipped column.
+fn classify_text(
+    pos: usize,
+    name: String,
+    values: Vec<f64>,
+    seen: csv_fast::Seen,
+) -> std::result::Result<Extra, (usize, SkippedColumn)> {
+    match seen.kind() {
+        Ok(kind) => Ok(Extra { name, kind, values }),
+        Err(dtype) => Err((pos, SkippedColumn { name, reason: SkipReason::Type(dtype.to_owned()) })),
+    }
+}
+
 /// What the first line of a CSV file tells.
 struct CsvLayout {
     separator: u8,
@@ -211,6 +347,8 @@ struct CsvLayout {
     /// Column positions of ts, open, high, low, close, volume.
     positions: [usize; 6],
     n_columns: usize,
+    /// Header fields, cleaned (empty without a header).
+    names: Vec<String>,
 }
 
 fn sniff_csv(path: &Path) -> Result<CsvLayout> {
@@ -244,17 +382,29 @@ fn sniff_csv(path: &Path) -> Result<CsvLayout> {
             ),
         });
     };
-    Ok(CsvLayout { separator, has_header, positions, n_columns: fields.len() })
+    let names = if has_header { fields.iter().map(|f| clean(f).to_owned()).collect() } else { Vec::new() };
+    Ok(CsvLayout { separator, has_header, positions, n_columns: fields.len(), names })
 }
 
 fn csv_name(pos: usize) -> PlSmallStr {
     format!("column_{}", pos + 1).into()
 }
 
-fn csv_scan(path: &Path, layout: &CsvLayout, all_text: bool, row_index: bool) -> Result<LazyFrame> {
+fn csv_scan(
+    path: &Path,
+    layout: &CsvLayout,
+    extras: &[Candidate],
+    all_text: bool,
+    row_index: bool,
+) -> Result<LazyFrame> {
     let mut overwrite = Schema::default();
     for &p in &layout.positions[1..] {
         overwrite.with_column(csv_name(p), DataType::Float64);
+    }
+    // Extras as text: classified in Rust over every row, never failing on a
+    // value past Polars' inference window.
+    for c in extras {
+        overwrite.with_column(csv_name(c.pos), DataType::String);
     }
     let mut reader = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
         .with_has_header(false)
@@ -278,29 +428,64 @@ const FAST_CSV_MAX_BYTES: u64 = 4 << 30;
 
 fn read_csv(path: &Path, range: TimeRange) -> Result<Raw> {
     let layout = sniff_csv(path)?;
+    let (extras, skipped) = plan_extras(path, &layout.names, &layout.positions)?;
     let first_row = 1 + u64::from(layout.has_header);
     let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= FAST_CSV_MAX_BYTES);
     if small {
         let bytes = std::fs::read(path).map_err(|source| Error::Io { file: path.to_owned(), source })?;
-        if let Some(cols) = csv_fast::parse(&bytes, layout.has_header, layout.separator, &layout.positions) {
-            let raw = Raw { cols, rows: RowMap::Offset(first_row) };
+        if let Some(raw) = read_csv_fast(&bytes, &layout, &extras, skipped.clone()) {
             return Ok(if range.is_all() { raw } else { keep_range(raw, range) });
         }
     }
-    read_csv_polars(path, &layout, range, first_row)
+    read_csv_polars(path, &layout, &extras, skipped, range, first_row)
+}
+
+/// The fast path, or `None` where the file needs Polars.
+fn read_csv_fast(
+    bytes: &[u8],
+    layout: &CsvLayout,
+    extras: &[Candidate],
+    mut skipped: Skipped,
+) -> Option<Raw> {
+    let extra_pos: Vec<usize> = extras.iter().map(|c| c.pos).collect();
+    let parsed = csv_fast::parse(bytes, layout.has_header, layout.separator, &layout.positions, &extra_pos)?;
+    let mut cols = parsed.cols;
+    for (c, (values, seen)) in extras.iter().zip(parsed.extras) {
+        match classify_text(c.pos, c.name.clone(), values, seen) {
+            Ok(e) => cols.extra.push(e),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Some(Raw { cols, rows: RowMap::Offset(1 + u64::from(layout.has_header)), skipped })
 }
 
 /// Every CSV dialect, through Polars' lazy CSV scan.
-fn read_csv_polars(path: &Path, layout: &CsvLayout, range: TimeRange, first_row: u64) -> Result<Raw> {
+fn read_csv_polars(
+    path: &Path,
+    layout: &CsvLayout,
+    extras: &[Candidate],
+    skipped: Skipped,
+    range: TimeRange,
+    first_row: u64,
+) -> Result<Raw> {
     let names: Vec<PlSmallStr> = layout.positions.iter().map(|&p| csv_name(p)).collect();
     let mapping = Mapping { names: [0, 1, 2, 3, 4, 5].map(|i| names[i].clone()) };
-    let typed = csv_scan(path, layout, false, !range.is_all())
-        .and_then(|lf| scan_to_raw(path, lf, &mapping, range, first_row));
+    let extra_cols: Vec<ExtraCol> = extras
+        .iter()
+        .map(|c| ExtraCol {
+            scan_name: csv_name(c.pos),
+            pos: c.pos,
+            name: c.name.clone(),
+            read: ExtraRead::Text,
+        })
+        .collect();
+    let typed = csv_scan(path, layout, extras, false, !range.is_all())
+        .and_then(|lf| scan_to_raw(path, lf, &mapping, &extra_cols, skipped, range, first_row));
     match typed {
         Ok(raw) => Ok(raw),
         // Polars says what failed but not where: find the row ourselves.
         Err(Error::Format { message, .. }) => {
-            let text = csv_scan(path, layout, true, false)?;
+            let text = csv_scan(path, layout, &[], true, false)?;
             match first_unparsable(path, text, &mapping, first_row)? {
                 Some(e) => Err(e),
                 None => Err(Error::Format {
@@ -366,15 +551,66 @@ fn read_columnar(path: &Path, format: FileFormat, range: TimeRange) -> Result<Ra
     };
     let mut lf = scan(!range.is_all())?;
     let schema = lf.collect_schema().map_err(|e| polars_err(path, e))?;
-    let names: Vec<String> =
-        schema.iter_names().filter(|n| n.as_str() != ROW_INDEX).map(|n| n.to_string()).collect();
-    let pos = map_columns(path, &names)?;
-    let mapping = Mapping { names: pos.map(|p| PlSmallStr::from(names[p].as_str())) };
-    scan_to_raw(path, lf, &mapping, range, 1)
+    let (mapping, extras, skipped) = plan_columnar(path, &schema)?;
+    scan_to_raw(path, lf, &mapping, &extras, skipped, range, 1)
 }
 
-/// Selects and converts the mapped columns of a scan, with `range` pushed into it.
-fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_row: u64) -> Result<Raw> {
+type ColumnarPlan = (Mapping, Vec<ExtraCol>, Skipped);
+
+/// The six columns and the extras of a Parquet or Arrow schema.
+fn plan_columnar(path: &Path, schema: &Schema) -> Result<ColumnarPlan> {
+    let fields: Vec<(&PlSmallStr, &DataType)> =
+        schema.iter().filter(|(n, _)| n.as_str() != ROW_INDEX).collect();
+    let names: Vec<String> = fields.iter().map(|(n, _)| n.to_string()).collect();
+    let pos = map_columns(path, &names)?;
+    let mapping = Mapping { names: pos.map(|p| PlSmallStr::from(names[p].as_str())) };
+    let (candidates, mut skipped) = plan_extras(path, &names, &pos)?;
+    let mut extras = Vec::new();
+    for c in candidates {
+        let (scan_name, dtype) = fields[c.pos];
+        match dtype_kind(dtype) {
+            Some(kind) => extras.push(ExtraCol {
+                scan_name: scan_name.clone(),
+                pos: c.pos,
+                name: c.name,
+                read: ExtraRead::Cast(kind),
+            }),
+            None => skipped
+                .push((c.pos, SkippedColumn { name: c.name, reason: SkipReason::Type(dtype.to_string()) })),
+        }
+    }
+    Ok((mapping, extras, skipped))
+}
+
+/// The extra columns of a Parquet or Arrow file, reading only its schema.
+pub(crate) fn schema_extras(path: &Path, format: FileFormat) -> Result<Vec<(String, ExtraKind)>> {
+    let plpath = PlRefPath::new(path.to_string_lossy().as_ref());
+    let lf = match format {
+        FileFormat::Ipc => LazyFrame::scan_ipc(plpath, Default::default(), Default::default()),
+        _ => LazyFrame::scan_parquet(plpath, ScanArgsParquet::default()),
+    };
+    let schema = lf.and_then(|mut lf| lf.collect_schema()).map_err(|e| polars_err(path, e))?;
+    let (_, extras, _) = plan_columnar(path, &schema)?;
+    Ok(extras
+        .into_iter()
+        .filter_map(|e| match e.read {
+            ExtraRead::Cast(kind) => Some((e.name, kind)),
+            ExtraRead::Text => None,
+        })
+        .collect())
+}
+
+/// Selects and converts the mapped columns and the extras of a scan, with
+/// `range` pushed into it.
+fn scan_to_raw(
+    path: &Path,
+    lf: LazyFrame,
+    m: &Mapping,
+    extras: &[ExtraCol],
+    mut skipped: Skipped,
+    range: TimeRange,
+    first_row: u64,
+) -> Result<Raw> {
     let perr = |e| polars_err(path, e);
     let mut lf = lf;
     let schema = lf.collect_schema().map_err(perr)?;
@@ -390,6 +626,13 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
         }
         let is_f64 = schema.get(n) == Some(&DataType::Float64);
         exprs.push(if is_f64 { col(n.clone()) } else { col(n.clone()).strict_cast(DataType::Float64) });
+    }
+    for e in extras {
+        let is_f64 = schema.get(&e.scan_name) == Some(&DataType::Float64);
+        exprs.push(match e.read {
+            ExtraRead::Cast(_) if !is_f64 => col(e.scan_name.clone()).cast(DataType::Float64),
+            _ => col(e.scan_name.clone()),
+        });
     }
     if with_rows {
         exprs.push(col(ROW_INDEX));
@@ -464,7 +707,30 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
             _ => cols.volume = v,
         }
     }
-    let raw = Raw { cols, rows };
+    for e in extras {
+        let s = df.column(&e.scan_name).map_err(perr)?.as_materialized_series();
+        match e.read {
+            ExtraRead::Cast(kind) => {
+                let ca = s.f64().map_err(perr)?;
+                let values = if ca.null_count() == 0 {
+                    contiguous(ca)
+                } else {
+                    ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
+                };
+                cols.extra.push(Extra { name: e.name.clone(), kind, values });
+            }
+            ExtraRead::Text => {
+                let ca = s.str().map_err(perr)?;
+                let mut seen = csv_fast::Seen::default();
+                let values = ca.iter().map(|v| v.map_or(f64::NAN, |t| seen.parse(t.as_bytes()))).collect();
+                match classify_text(e.pos, e.name.clone(), values, seen) {
+                    Ok(x) => cols.extra.push(x),
+                    Err(s) => skipped.push(s),
+                }
+            }
+        }
+    }
+    let raw = Raw { cols, rows, skipped };
     Ok(match text_filter {
         Some(r) => keep_range(raw, r),
         None => raw,
@@ -473,23 +739,16 @@ fn scan_to_raw(path: &Path, lf: LazyFrame, m: &Mapping, range: TimeRange, first_
 
 /// Keeps the rows whose time lies in `r`, with their file row numbers.
 fn keep_range(raw: Raw, r: TimeRange) -> Raw {
-    let Raw { cols, rows } = raw;
+    let Raw { cols, rows, skipped } = raw;
     let n = cols.len();
     let keep: Vec<usize> = (0..n).filter(|&i| r.contains(cols.ts[i])).collect();
     if keep.len() == n {
-        return Raw { cols, rows };
+        return Raw { cols, rows, skipped };
     }
-    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
     Raw {
-        cols: Columns {
-            ts: keep.iter().map(|&i| cols.ts[i]).collect(),
-            open: pick(&cols.open),
-            high: pick(&cols.high),
-            low: pick(&cols.low),
-            close: pick(&cols.close),
-            volume: pick(&cols.volume),
-        },
+        cols: cols.pick(&keep),
         rows: RowMap::Explicit(keep.iter().map(|&i| rows.row(i)).collect()),
+        skipped,
     }
 }
 
@@ -607,12 +866,50 @@ mod tests {
             let layout = sniff_csv(&path).expect("sniff");
             let first_row = 1 + u64::from(layout.has_header);
             let bytes = std::fs::read(&path).expect("read");
-            let fast = csv_fast::parse(&bytes, layout.has_header, layout.separator, &layout.positions)
+            let (extras, skipped) = plan_extras(&path, &layout.names, &layout.positions).expect("plan");
+            let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone())
                 .unwrap_or_else(|| panic!("{name}: fast path declined"));
-            let slow = read_csv_polars(&path, &layout, TimeRange::ALL, first_row).expect("polars");
-            assert_eq!(fast, slow.cols, "{name}");
+            let slow =
+                read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, first_row).expect("polars");
+            assert_eq!(fast.cols, slow.cols, "{name}");
             checked += 1;
         }
         assert_eq!(checked, 9);
+    }
+
+    /// Both paths read extras alike: numbers, booleans, empties, and the text
+    /// column that makes a column be skipped.
+    #[test]
+    fn fast_and_polars_csv_paths_agree_on_extras() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("e.csv");
+        std::fs::write(
+            &path,
+            "ts;open;high;low;close;volume;sig;flag;note;n2\n\
+             1704067200000;1;2;0.5;1.5;10;1.25;TRUE;a;\n\
+             1704067260000;1;2;0.5;1.5;10;;false;;7\n\
+             1704067320000;1;2;0.5;1.5;10;-3e2;;b;nan\n",
+        )
+        .expect("write");
+        let layout = sniff_csv(&path).expect("sniff");
+        let (extras, skipped) = plan_extras(&path, &layout.names, &layout.positions).expect("plan");
+        let bytes = std::fs::read(&path).expect("read");
+        let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone()).expect("fast path");
+        let slow = read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, 2).expect("polars");
+        assert_eq!(fast.cols, slow.cols);
+        assert_eq!(fast.skipped, slow.skipped);
+        let nan = f64::NAN;
+        assert_eq!(
+            fast.cols.extra,
+            [
+                Extra::new("sig", ExtraKind::Number, vec![1.25, nan, -300.0]),
+                Extra::new("flag", ExtraKind::Bool, vec![1.0, 0.0, nan]),
+                Extra::new("n2", ExtraKind::Number, vec![nan, 7.0, nan]),
+            ]
+        );
+        assert_eq!(
+            fast.skipped,
+            [(8, SkippedColumn { name: "note".into(), reason: SkipReason::Type("str".into()) })]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Resampling to a longer timeframe: open first, high max, low min, close
-//! last, volume sum, buckets aligned to the epoch in UTC (`1w` to Monday).
+//! last, volume sum, extra columns last, buckets aligned to the epoch in UTC
+//! (`1w` to Monday).
 
 use crate::error::{Error, Result};
-use crate::frame::{Candles, CandlesView, Columns};
+use crate::frame::{Candles, CandlesView, Columns, Extra};
 use crate::timeframe::Timeframe;
 
 /// Resamples `c` (bar step `step_ms`) to `to`. A bucket holds the bars whose
@@ -10,6 +11,10 @@ use crate::timeframe::Timeframe;
 /// The last bucket is dropped when the data ends before the bucket does,
 /// unless `keep_incomplete`. `to` must be longer than the source step and a
 /// multiple of it.
+///
+/// An extra column's value of a bucket is the value of its last bar, as for
+/// the close (NaN when the last bar has none): a signal known at the close of
+/// the bucket's last bar is what the longer bar knows at its close.
 pub fn resample(c: CandlesView<'_>, step_ms: i64, to: Timeframe, keep_incomplete: bool) -> Result<Candles> {
     let d = to.duration_ms();
     let source_name =
@@ -23,6 +28,8 @@ pub fn resample(c: CandlesView<'_>, step_ms: i64, to: Timeframe, keep_incomplete
         return Err(Error::Resample { from: source_name, to });
     }
     let mut out = Columns::with_capacity(c.len() / (d / step_ms) as usize + 1);
+    // The last source row of each bucket kept, for the extras.
+    let mut last = Vec::with_capacity(out.ts.capacity());
     let mut i = 0;
     let n = c.len();
     while i < n {
@@ -39,9 +46,19 @@ pub fn resample(c: CandlesView<'_>, step_ms: i64, to: Timeframe, keep_incomplete
         let complete = c.ts[j - 1] + step_ms >= end;
         if j < n || complete || keep_incomplete {
             out.push(start, open, high, low, c.close[j - 1], volume);
+            last.push(j - 1);
         }
         i = j;
     }
+    out.extra = c
+        .extra
+        .iter()
+        .map(|(e, values)| Extra {
+            name: e.name.clone(),
+            kind: e.kind,
+            values: last.iter().map(|&k| values[k]).collect(),
+        })
+        .collect();
     Ok(Candles::from_valid(out))
 }
 
@@ -81,6 +98,27 @@ mod tests {
         assert_eq!(kept.close()[2], 110.0);
         assert_eq!(kept.volume()[2], 9.0 + 10.0);
         assert_eq!((kept.quality().gaps, kept.quality().largest_gap_ms), (1, 2 * H));
+    }
+
+    #[test]
+    fn extras_take_the_last_bar_of_each_bucket() {
+        let ts = [0, 15, 30, 45, 120, 135, 150, 165, 180, 195].map(|m| m * M);
+        let mut c = minutes(&ts);
+        // Row k holds k; the last bar of the second bucket (row 7) holds NaN.
+        let sig = (0..10).map(|k| if k == 7 { f64::NAN } else { k as f64 }).collect();
+        c.extra.push(Extra::new("sig", crate::ExtraKind::Number, sig));
+        c.extra.push(Extra::new(
+            "on",
+            crate::ExtraKind::Bool,
+            vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0],
+        ));
+        let r = resample(c.view(), 15 * M, Timeframe::H1, true).expect("resample");
+        assert_eq!(r.ts(), &[0, 2 * H, 3 * H]);
+        let sig = &r.extra()[0];
+        assert_eq!((sig.name.as_str(), sig.kind), ("sig", crate::ExtraKind::Number));
+        assert_eq!((sig.values[0], sig.values[2]), (3.0, 9.0));
+        assert!(sig.values[1].is_nan());
+        assert_eq!(r.view().extra.get("on"), Some(&[0.0, 1.0, 1.0][..]));
     }
 
     #[test]

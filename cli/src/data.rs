@@ -20,6 +20,9 @@ pub struct CatalogArg {
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Validate a CSV, Parquet or Arrow file and store it in the catalog as Parquet.
+    ///
+    /// Columns besides time and OHLCV that hold numbers or booleans are kept
+    /// (a signal computed elsewhere); rules read them with `col("name")`.
     Import {
         /// The file to import (.csv, .txt, .parquet, .arrow, .ipc, .feather).
         file: PathBuf,
@@ -36,7 +39,7 @@ pub enum DataCommand {
         #[command(flatten)]
         catalog: CatalogArg,
     },
-    /// Rows, time range, timeframe, gaps and prices of a file or a catalog dataset.
+    /// Rows, time range, timeframe, gaps, prices and extra columns of a file or a catalog dataset.
     Inspect {
         /// A file path, or TICKER/TIMEFRAME from the catalog (e.g. BTCUSD/1h).
         target: String,
@@ -184,7 +187,33 @@ fn import(
     )?;
     report_fixes(&loaded, out)?;
     report_gaps(c, out)?;
+    report_columns(&loaded, out)?;
     Ok(())
+}
+
+/// The extra columns kept and the columns skipped, one line each when any.
+fn report_columns(loaded: &bt_candles::Loaded, out: &mut impl Write) -> Result<()> {
+    let extra = loaded.candles.extra();
+    if !extra.is_empty() {
+        let list: Vec<String> = extra.iter().map(|e| format!("{} ({})", e.name, e.kind)).collect();
+        writeln!(out, "kept {} extra {}: {}", extra.len(), plural(extra.len(), "column"), list.join(", "))?;
+    }
+    let skipped = &loaded.skipped_columns;
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "note: skipped {} {} (only numbers and booleans are kept): {}",
+            skipped.len(),
+            plural(skipped.len(), "column"),
+            list.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { word.to_owned() } else { format!("{word}s") }
 }
 
 fn report_fixes(loaded: &bt_candles::Loaded, out: &mut impl Write) -> Result<()> {
@@ -236,7 +265,13 @@ pub fn load_target(
                 Some(from) => format!("{} (resampled from {from})", catalog.path(ticker, tf)?.display()),
                 None => catalog.path(ticker, tf)?.display().to_string(),
             };
-            (bt_candles::Loaded { candles: l.candles, duplicates_removed: 0, reordered: false }, src)
+            let loaded = bt_candles::Loaded {
+                candles: l.candles,
+                duplicates_removed: 0,
+                reordered: false,
+                skipped_columns: Vec::new(),
+            };
+            (loaded, src)
         }
         _ => (
             load(as_path, &LoadOptions::default().with_range(range).with_sort_dedup(sort_dedup))?,
@@ -280,6 +315,12 @@ fn inspect(
     writeln!(out, "price      low {lo} high {hi}")?;
     writeln!(out, "close      first {} last {}", candles.close()[0], candles.close()[candles.len() - 1])?;
     writeln!(out, "volume     total {:.3}", candles.volume().iter().sum::<f64>())?;
+    for e in candles.extra() {
+        writeln!(out, "extra      {} ({}, {} values)", e.name, e.kind, e.count_values())?;
+    }
+    for s in &loaded.skipped_columns {
+        writeln!(out, "skipped    {s}")?;
+    }
     report_fixes(&loaded, out)?;
     Ok(())
 }

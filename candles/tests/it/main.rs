@@ -3,6 +3,7 @@
 mod catalog;
 mod csv_formats;
 mod errors;
+mod extras;
 mod round_trip;
 
 use std::path::PathBuf;

@@ -90,3 +90,33 @@ fn sort_dedup_is_reported() {
     assert!(r.ok, "{r:?}");
     assert!(r.stdout.ends_with("sorted: yes; duplicates removed (last kept): 1\n"), "{r:?}");
 }
+
+#[test]
+fn import_keeps_a_signal_column_and_inspect_lists_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    let mut csv = String::from("timestamp,open,high,low,close,volume,sig,venue\n");
+    for (i, s) in ["1", "0", "-1", "", "1", "-1"].iter().enumerate() {
+        let t = 1_704_067_200_000i64 + i as i64 * 3_600_000;
+        csv.push_str(&format!("{t},100,102,99,101,10,{s},binance\n"));
+    }
+    std::fs::write(cwd.join("sig.csv"), csv).expect("write");
+    let r = bt(&["data", "import", "sig.csv", "--ticker", "SIG", "--catalog", "cat"], cwd);
+    assert_eq!(
+        r.stdout,
+        "imported 6 rows of SIG 1h (2024-01-01T00:00:00Z .. 2024-01-01T05:00:00Z) -> cat/SIG/1h.parquet\n\
+         kept 1 extra column: sig (number)\n\
+         note: skipped 1 column (only numbers and booleans are kept): venue (str)\n",
+        "{r:?}"
+    );
+    let r = bt(&["data", "inspect", "SIG/1h", "--catalog", "cat"], cwd);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout.lines().last(), Some("extra      sig (number, 5 values)"), "{r:?}");
+    // The file itself: the skipped column too.
+    let r = bt(&["data", "inspect", "sig.csv"], cwd);
+    let tail: Vec<&str> = r.stdout.lines().rev().take(2).collect();
+    assert_eq!(tail, ["skipped    venue (str)", "extra      sig (number, 5 values)"], "{r:?}");
+    // Resampled on load: the last bar of each 2h bucket.
+    let r = bt(&["data", "inspect", "SIG/2h", "--catalog", "cat"], cwd);
+    assert_eq!(r.stdout.lines().last(), Some("extra      sig (number, 2 values)"), "{r:?}");
+}
