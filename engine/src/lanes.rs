@@ -10,6 +10,12 @@
 //!   has a signal to fill, drops to the scalar code of the simulator
 //!   ([`Position`]'s methods) for those lanes only; the rare new drawdown
 //!   maximum is divided out only when a lane may have one;
+//! - a trailing stop moves its lane's trigger level with each new best price:
+//!   a group with one tracks the best highs and lows in the vector loop (a
+//!   few more vector operations a bar, none in groups without), and the
+//!   scalar exit code takes the best price from there; a `max_bars` exit is
+//!   one more fill event of its lane (at the due bar), so the loop stops there
+//!   as at a signal;
 //! - signals are kept as sparse event lists (fill bar, side); while every lane
 //!   of a group is flat, its equity is constant, every per-bar return is zero,
 //!   and the accumulator's state after the last flat bar equals the state
@@ -24,33 +30,33 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::metrics::Accumulator;
-use crate::sim::{ExitReason, Position, SimParams};
+use crate::sim::{ExitReason, Position, SimParams, flags};
 
 /// Variants per group (one AVX register of f64).
 pub(crate) const W: usize = 4;
 
-/// One signal to fill: at bar `bar`'s open, side `side` (+1/-1).
+/// One signal to fill: at bar `bar`'s open, [`flags`] `flags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Event {
     pub(crate) bar: usize,
-    pub(crate) side: i8,
+    pub(crate) flags: u8,
 }
 
 /// The fill events of a signal column (`signals[t]` fills at bar `t + 1`).
-pub(crate) fn events(signals: &[i8]) -> Vec<Event> {
+pub(crate) fn events(signals: &[u8]) -> Vec<Event> {
     let fills = &signals[..signals.len().saturating_sub(1)];
     let mut out = Vec::new();
     // Signals are sparse: skip 8 zero bytes at a time.
     const STEP: usize = 8;
     for (k, chunk) in fills.chunks(STEP).enumerate() {
-        if let Ok(word) = <[i8; STEP]>::try_from(chunk)
-            && u64::from_ne_bytes(word.map(|s| s as u8)) == 0
+        if let Ok(word) = <[u8; STEP]>::try_from(chunk)
+            && u64::from_ne_bytes(word) == 0
         {
             continue;
         }
         for (j, &s) in chunk.iter().enumerate() {
             if s != 0 {
-                out.push(Event { bar: k * STEP + j + 1, side: s });
+                out.push(Event { bar: k * STEP + j + 1, flags: s });
             }
         }
     }
@@ -374,6 +380,14 @@ struct State {
     /// or liquidation price (NaN when flat: never).
     lo: [f64; W],
     hi: [f64; W],
+    /// `lo` and `hi` without the trailing stop.
+    slo: [f64; W],
+    shi: [f64; W],
+    /// The best price since entry of a long (`bl`) or short (`bs`) with a
+    /// trailing stop, the stop's factor on it (`tk`); NaN otherwise.
+    bl: [f64; W],
+    bs: [f64; W],
+    tk: [f64; W],
     prev: [f64; W],
     sum_r: [f64; W],
     sum_r2: [f64; W],
@@ -403,6 +417,10 @@ pub(crate) struct Group<'a> {
     cursor: [usize; W],
     /// Next bar to process.
     next: usize,
+    /// Some lane has a trailing stop.
+    trailing: bool,
+    /// Some lane has a `max_bars` limit.
+    max_bars: bool,
 }
 
 impl<'a> Group<'a> {
@@ -423,6 +441,11 @@ impl<'a> Group<'a> {
                 inpos: [0.0; W],
                 lo: nan,
                 hi: nan,
+                slo: nan,
+                shi: nan,
+                bl: nan,
+                bs: nan,
+                tk: nan,
                 prev: cash,
                 sum_r: [0.0; W],
                 sum_r2: [0.0; W],
@@ -443,6 +466,8 @@ impl<'a> Group<'a> {
             events: std::array::from_fn(|l| get(l).1),
             cursor: [0; W],
             next: 0,
+            trailing: params.iter().any(|p| p.trailing_stop.is_some()),
+            max_bars: params.iter().any(|p| p.max_bars.is_some()),
         }
     }
 
@@ -474,13 +499,27 @@ impl<'a> Group<'a> {
     }
 
     /// The first bar at or after the cursors where some trading lane has a
-    /// signal to fill (`usize::MAX` if none).
+    /// signal to fill or a position to close for `max_bars` (`usize::MAX` if
+    /// none).
     fn next_event(&self) -> usize {
         (0..W)
             .filter(|&l| !self.stopped[l])
-            .filter_map(|l| self.events[l].get(self.cursor[l]).map(|e| e.bar))
+            .map(|l| {
+                let signal = self.events[l].get(self.cursor[l]).map_or(usize::MAX, |e| e.bar);
+                signal.min(self.pos[l].map_or(usize::MAX, |ps| ps.due))
+            })
             .min()
             .unwrap_or(usize::MAX)
+    }
+
+    /// Lane `l`'s position, its best price brought up to date from the
+    /// per-bar state (where the vector loop tracks it).
+    fn position(&mut self, l: usize) -> Option<Position> {
+        let ps = self.pos[l].as_mut()?;
+        if !ps.trail.is_nan() {
+            ps.best = if ps.side > 0 { self.st.bl[l] } else { self.st.bs[l] };
+        }
+        Some(*ps)
     }
 
     fn all_flat(&self) -> bool {
@@ -496,24 +535,36 @@ impl<'a> Group<'a> {
                 s.sq[l] = f64::from(ps.side) * ps.qty;
                 s.entry[l] = ps.entry;
                 s.inpos[l] = mask(true);
-                // Exactly the simulator's tests (NaN stop or target: never).
+                // Exactly the simulator's tests (NaN stop or target: never),
+                // the trailing level as `Trail::levels` computes it.
+                let best = if ps.trail.is_nan() { f64::NAN } else { ps.best };
+                let trail = ps.trail_level();
+                s.tk[l] = ps.trail;
                 if ps.side > 0 {
-                    (s.lo[l], s.hi[l]) = (ps.sl.max(ps.liq), ps.tp);
+                    (s.slo[l], s.shi[l]) = (ps.sl.max(ps.liq), ps.tp);
+                    (s.bl[l], s.bs[l]) = (best, f64::NAN);
+                    s.lo[l] = if trail > s.slo[l] { trail } else { s.slo[l] };
+                    s.hi[l] = s.shi[l];
                 } else {
-                    (s.lo[l], s.hi[l]) = (ps.tp, ps.sl.min(ps.liq));
+                    (s.slo[l], s.shi[l]) = (ps.tp, ps.sl.min(ps.liq));
+                    (s.bl[l], s.bs[l]) = (f64::NAN, best);
+                    s.lo[l] = s.slo[l];
+                    s.hi[l] = if trail < s.shi[l] { trail } else { s.shi[l] };
                 }
             }
             None => {
                 s.sq[l] = 0.0;
                 s.entry[l] = 0.0;
                 s.inpos[l] = 0.0;
-                s.lo[l] = f64::NAN;
-                s.hi[l] = f64::NAN;
+                for a in [&mut s.lo, &mut s.hi, &mut s.slo, &mut s.shi, &mut s.bl, &mut s.bs, &mut s.tk] {
+                    a[l] = f64::NAN;
+                }
             }
         }
     }
 
-    /// Fills the signals due at bar `i`'s open (the simulator's step 1).
+    /// Closes the positions due for `max_bars` and fills the signals due at
+    /// bar `i`'s open (the simulator's step 1).
     #[inline(never)]
     fn fill_signals(&mut self, i: usize, c: &Columns<'_>) {
         let open = c.open[i];
@@ -521,22 +572,32 @@ impl<'a> Group<'a> {
             if self.stopped[l] {
                 continue;
             }
-            let Some(&e) = self.events[l].get(self.cursor[l]) else { continue };
-            if e.bar != i {
+            let e = self.events[l].get(self.cursor[l]).copied().filter(|e| e.bar == i);
+            let due = self.pos[l].is_some_and(|ps| ps.due == i);
+            if e.is_none() && !due {
                 continue;
             }
-            self.cursor[l] += 1;
-            let s = e.side;
             let p = self.params[l];
             let (fee, slip) = p.costs();
             let mut cash = self.st.cash[l];
-            if let Some(ps) = self.pos[l].filter(|ps| ps.side == -s) {
+            let mut pos = self.position(l);
+            if let Some(ps) = pos.filter(|ps| ps.due == i) {
                 ps.settle(ps.signal_exit_price(open, slip), fee, &mut cash, &mut self.acc[l]);
-                self.pos[l] = None;
+                pos = None;
             }
-            if self.pos[l].is_none() && p.direction.allows(s) && cash > 0.0 {
-                self.pos[l] = Some(Position::open(s, open, i, &p, &mut cash, &mut self.acc[l]));
+            if let Some(e) = e {
+                self.cursor[l] += 1;
+                let f = e.flags;
+                if let Some(ps) = pos.filter(|ps| flags::exits(f, ps.side)) {
+                    ps.settle(ps.signal_exit_price(open, slip), fee, &mut cash, &mut self.acc[l]);
+                    pos = None;
+                }
+                let s = flags::entry_side(f);
+                if s != 0 && pos.is_none() && p.direction.allows(s) && cash > 0.0 {
+                    pos = Some(Position::open(s, open, i, &p, &mut cash, &mut self.acc[l]));
+                }
             }
+            self.pos[l] = pos;
             self.sync(l, cash);
         }
     }
@@ -546,7 +607,7 @@ impl<'a> Group<'a> {
     fn exits(&mut self, i: usize, c: &Columns<'_>) {
         let (open, high, low) = (c.open[i], c.high[i], c.low[i]);
         for l in 0..W {
-            let Some(ps) = self.pos[l] else { continue };
+            let Some(ps) = self.position(l) else { continue };
             let (fee, slip) = self.params[l].costs();
             if let Some((price, reason)) = ps.exit_within(open, high, low, slip) {
                 let mut cash = self.st.cash[l];
@@ -677,36 +738,114 @@ impl<V: Lanes> Regs<V> {
     }
 }
 
-/// Bars `[from, to)`: stops and targets, then the mark. Returns early, after
-/// the bar where the last open position closed, with that bar's successor.
+/// The trailing stops' state in registers (groups with a trailing stop only).
+#[derive(Clone, Copy)]
+struct Trail<V> {
+    slo: V,
+    shi: V,
+    bl: V,
+    bs: V,
+    tk: V,
+}
+
+impl<V: Lanes> Trail<V> {
+    #[inline(always)]
+    fn load(s: &State) -> Self {
+        Self {
+            slo: V::load(&s.slo),
+            shi: V::load(&s.shi),
+            bl: V::load(&s.bl),
+            bs: V::load(&s.bs),
+            tk: V::load(&s.tk),
+        }
+    }
+
+    /// The best prices, the only fields the vector loop changes.
+    #[inline(always)]
+    fn store(&self, s: &mut State) {
+        self.bl.store(&mut s.bl);
+        self.bs.store(&mut s.bs);
+    }
+
+    /// Takes a finished bar's high and low into the best prices, as
+    /// [`Position::track`] does, and moves the trigger levels.
+    #[inline(always)]
+    fn track(&mut self, r: &mut Regs<V>, high: f64, low: f64) {
+        let (high, low) = (V::splat(high), V::splat(low));
+        self.bl = V::select(high.gt(self.bl), high, self.bl);
+        self.bs = V::select(low.lt(self.bs), low, self.bs);
+        self.levels(r);
+    }
+
+    /// `lo` and `hi` from the best prices, as `Group::sync` computes them
+    /// (NaN best or factor: the static level).
+    #[inline(always)]
+    fn levels(&self, r: &mut Regs<V>) {
+        let up = self.bl.mul(self.tk);
+        r.lo = V::select(up.gt(self.slo), up, self.slo);
+        let down = self.bs.mul(self.tk);
+        r.hi = V::select(down.lt(self.shi), down, self.shi);
+    }
+}
+
+/// Bars `[from, to)`: stops and targets, then the mark (and with `TRAIL`, the
+/// trailing stops' move). Returns early, after the bar where the last open
+/// position closed, with that bar's successor.
 #[inline(always)]
-fn bars<V: Lanes>(g: &mut Group<'_>, c: &Columns<'_>, from: usize, to: usize) -> usize {
+fn bars<V: Lanes, const TRAIL: bool>(g: &mut Group<'_>, c: &Columns<'_>, from: usize, to: usize) -> usize {
     let (high, low, close, ts) = (&c.high[..to], &c.low[..to], &c.close[..to], &c.ts[..to]);
     let mut r = Regs::<V>::load(&g.st);
+    let mut t = Trail::<V>::load(&g.st);
     let mut b = from;
     while b < to {
         let hit = V::splat(low[b]).le(r.lo).or(V::splat(high[b]).ge(r.hi));
         if hit.any() {
             // The scalar code reads and writes only the position fields, which
-            // the mark never changes: their copies in `g.st` are current.
+            // the mark never changes: their copies in `g.st` are current, but
+            // for the best prices and levels the trailing stops move.
+            if TRAIL {
+                t.store(&mut g.st);
+            }
             g.exits(b, c);
             r.reload_position(&g.st);
+            if TRAIL {
+                t = Trail::load(&g.st);
+                t.levels(&mut r);
+            }
             if g.all_flat() {
                 r.mark(close[b], ts[b]);
                 r.store(&mut g.st);
+                if TRAIL {
+                    t.store(&mut g.st);
+                }
                 return b + 1;
             }
         }
         r.mark(close[b], ts[b]);
+        if TRAIL {
+            t.track(&mut r, high[b], low[b]);
+        }
         b += 1;
     }
     r.store(&mut g.st);
+    if TRAIL {
+        t.store(&mut g.st);
+    }
     to
 }
 
 /// Advances group `g` to bar `t1` (or beyond, over a flat stretch).
 #[inline(always)]
 fn run<V: Lanes>(g: &mut Group<'_>, c: &Columns<'_>, t1: usize) {
+    if g.trailing {
+        advance::<V, true>(g, c, t1);
+    } else {
+        advance::<V, false>(g, c, t1);
+    }
+}
+
+#[inline(always)]
+fn advance<V: Lanes, const TRAIL: bool>(g: &mut Group<'_>, c: &Columns<'_>, t1: usize) {
     let n = c.len();
     let mut i = g.next;
     let mut next_ev = g.next_event();
@@ -718,13 +857,17 @@ fn run<V: Lanes>(g: &mut Group<'_>, c: &Columns<'_>, t1: usize) {
         if g.all_flat() {
             // Flat up to the next fill: the first and the last bar stand for all.
             let j = next_ev.min(n);
-            bars::<V>(g, c, i, i + 1);
+            bars::<V, TRAIL>(g, c, i, i + 1);
             if j - 1 > i {
-                bars::<V>(g, c, j - 1, j);
+                bars::<V, TRAIL>(g, c, j - 1, j);
             }
             i = j;
         } else {
-            i = bars::<V>(g, c, i, next_ev.min(t1));
+            i = bars::<V, TRAIL>(g, c, i, next_ev.min(t1));
+            if g.max_bars && g.all_flat() {
+                // Drop the due bars of the positions stops closed.
+                next_ev = g.next_event();
+            }
         }
     }
     g.next = i;

@@ -2,12 +2,23 @@
 //! liquidation and costs, bar by bar.
 //!
 //! Fill model (no look-ahead):
-//! - a signal at bar `t`'s close fills at bar `t + 1`'s open; an opposite
-//!   signal closes the position and, when the direction allows, opens the
-//!   reverse at the same open;
+//! - a signal at bar `t`'s close fills at bar `t + 1`'s open: first an exit
+//!   (an opposite entry implies one) closes the position, then an entry opens
+//!   one when flat and the direction allows, so an opposite entry reverses at
+//!   the same open (see [`flags`] for how a bar's rules become its signal);
 //! - stop loss and take profit are fractions of the entry fill price, checked
 //!   on every bar's high and low from the entry bar on; when both are hit in
 //!   one bar the stop counts; a gap through a level fills at the open;
+//! - a trailing stop `f` lies `f` below the best price since entry for a long
+//!   (above it for a short): at bar `i` the best is the highest high of bars
+//!   `entry..i` (lowest low for a short), the entry fill on the entry bar, so
+//!   the bar that makes a new best never triggers on its own low (no intrabar
+//!   order is assumed). It is checked, filled and liquidated like the stop
+//!   loss; with both set the nearer level counts (the higher for a long), and
+//!   the trade ends as `trailing_stop` only when that is the trailing level;
+//! - `max_bars` `N` closes a position entered at bar `e` at bar `e + N`'s
+//!   open, as a signal exit would (slippage, reason `max_bars`), before that
+//!   open's signal fills, so an entry signal due there opens a new position;
 //! - with leverage `L`, a position whose loss reaches its margin (a move of
 //!   `1/L` against it) is liquidated at that price, unless its stop lies
 //!   nearer; the variant then stops trading;
@@ -50,6 +61,50 @@ impl Direction {
     }
 }
 
+/// A bar's signal: bits of what its rules ask for at its close.
+pub mod flags {
+    pub const ENTER_LONG: u8 = 1;
+    pub const EXIT_LONG: u8 = 2;
+    pub const ENTER_SHORT: u8 = 4;
+    pub const EXIT_SHORT: u8 = 8;
+
+    /// The signal of a bar whose rules say enter/exit long, enter/exit short.
+    ///
+    /// Conflicts are ignored, as vectorbt's default does: an entry and an exit
+    /// of the same side on one bar cancel each other, and so do a long and a
+    /// short entry. An entry then implies the opposite side's exit (a reversal).
+    /// Branch-free, so loops over columns vectorise.
+    #[inline(always)]
+    pub fn of(enter_long: bool, exit_long: bool, enter_short: bool, exit_short: bool) -> u8 {
+        let (el, xl, es, xs) =
+            (u8::from(enter_long), u8::from(exit_long), u8::from(enter_short), u8::from(exit_short));
+        let long_ok = 1 ^ (el & xl);
+        let short_ok = 1 ^ (es & xs);
+        let (el, xl, es, xs) = (el & long_ok, xl & long_ok, es & short_ok, xs & short_ok);
+        let both = el & es;
+        let (el, es) = (el ^ both, es ^ both);
+        el * ENTER_LONG | (xl | es) * EXIT_LONG | es * ENTER_SHORT | (xs | el) * EXIT_SHORT
+    }
+
+    /// The signal of a preset's +1 (bullish) / -1 (bearish) / 0.
+    #[inline(always)]
+    pub fn of_side(s: i8) -> u8 {
+        of(s > 0, false, s < 0, false)
+    }
+
+    /// The side an entry opens: +1, -1 or 0 for none.
+    #[inline(always)]
+    pub(crate) fn entry_side(f: u8) -> i8 {
+        i8::from(f & ENTER_LONG != 0) - i8::from(f & ENTER_SHORT != 0)
+    }
+
+    /// Whether `f` closes a position on `side`.
+    #[inline(always)]
+    pub(crate) fn exits(f: u8, side: i8) -> bool {
+        f & if side > 0 { EXIT_LONG } else { EXIT_SHORT } != 0
+    }
+}
+
 /// Money management and costs of one variant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimParams {
@@ -62,6 +117,10 @@ pub struct SimParams {
     /// Fraction of the entry price, e.g. 0.02; `None` for no stop.
     pub stop_loss: Option<f64>,
     pub take_profit: Option<f64>,
+    /// Fraction below the best price since entry (above for a short).
+    pub trailing_stop: Option<f64>,
+    /// Bars in a trade before it closes at the next open; `None` for no limit.
+    pub max_bars: Option<u32>,
     /// Fee per side in basis points of notional.
     pub fee_bps: f64,
     /// Slippage in basis points, against the trader.
@@ -82,6 +141,8 @@ pub enum ExitReason {
     Signal,
     StopLoss,
     TakeProfit,
+    TrailingStop,
+    MaxBars,
     Liquidation,
     /// Still open at the end (marked to the last close).
     Open,
@@ -93,6 +154,8 @@ impl ExitReason {
             Self::Signal => "signal",
             Self::StopLoss => "stop_loss",
             Self::TakeProfit => "take_profit",
+            Self::TrailingStop => "trailing_stop",
+            Self::MaxBars => "max_bars",
             Self::Liquidation => "liquidation",
             Self::Open => "open",
         }
@@ -168,6 +231,15 @@ pub(crate) struct Position {
     pub(crate) sl: f64,
     pub(crate) tp: f64,
     pub(crate) liq: f64,
+    /// The trailing stop's factor on `best` (`1 - f` long, `1 + f` short);
+    /// NaN without one.
+    pub(crate) trail: f64,
+    /// The best price since entry: the entry fill, then the highest high
+    /// (long) or lowest low (short) of the bars done so far.
+    pub(crate) best: f64,
+    /// The bar whose open closes the position (`max_bars`); `usize::MAX` for
+    /// none.
+    pub(crate) due: usize,
 }
 
 impl Position {
@@ -200,6 +272,40 @@ impl Position {
             sl: p.stop_loss.map_or(f64::NAN, |f| price * (1.0 - side * f)),
             tp: p.take_profit.map_or(f64::NAN, |f| price * (1.0 + side * f)),
             liq: price * (1.0 - side / p.leverage),
+            trail: p.trailing_stop.map_or(f64::NAN, |f| 1.0 - side * f),
+            best: price,
+            due: p.max_bars.map_or(usize::MAX, |b| bar.saturating_add(b as usize)),
+        }
+    }
+
+    /// The trailing stop's level for the current bar (NaN without one).
+    #[inline(always)]
+    pub(crate) fn trail_level(&self) -> f64 {
+        self.best * self.trail
+    }
+
+    /// Takes a finished bar's high and low into the best price.
+    #[inline(always)]
+    pub(crate) fn track(&mut self, high: f64, low: f64) {
+        if self.side > 0 {
+            if high > self.best {
+                self.best = high;
+            }
+        } else if low < self.best {
+            self.best = low;
+        }
+    }
+
+    /// The binding stop: the fixed stop or the trailing level, whichever lies
+    /// nearer (NaN for none), with the reason it exits with.
+    #[inline(always)]
+    fn stop(&self) -> (f64, ExitReason) {
+        let trail = self.trail_level();
+        let fixed_binds = if self.side > 0 { self.sl >= trail } else { self.sl <= trail };
+        if fixed_binds || trail.is_nan() {
+            (self.sl, ExitReason::StopLoss)
+        } else {
+            (trail, ExitReason::TrailingStop)
         }
     }
 
@@ -212,17 +318,14 @@ impl Position {
     /// A stop, liquidation or target within the bar, if any.
     #[inline(always)]
     pub(crate) fn exit_within(&self, open: f64, high: f64, low: f64, slip: f64) -> Option<(f64, ExitReason)> {
+        let (stop, why) = self.stop();
         if self.side > 0 {
-            let stop_hit = low <= self.sl; // false when NaN
+            let stop_hit = low <= stop; // false when NaN
             let liq_hit = low <= self.liq;
-            if stop_hit && !(liq_hit && self.liq > self.sl) {
+            if stop_hit && !(liq_hit && self.liq > stop) {
                 // A gap can carry the stop's fill past the liquidation price.
-                let fill = open.min(self.sl) * (1.0 - slip);
-                if fill > self.liq {
-                    Some((fill, ExitReason::StopLoss))
-                } else {
-                    Some((self.liq, ExitReason::Liquidation))
-                }
+                let fill = open.min(stop) * (1.0 - slip);
+                if fill > self.liq { Some((fill, why)) } else { Some((self.liq, ExitReason::Liquidation)) }
             } else if liq_hit {
                 Some((self.liq, ExitReason::Liquidation))
             } else if high >= self.tp {
@@ -231,15 +334,11 @@ impl Position {
                 None
             }
         } else {
-            let stop_hit = high >= self.sl;
+            let stop_hit = high >= stop;
             let liq_hit = high >= self.liq;
-            if stop_hit && !(liq_hit && self.liq < self.sl) {
-                let fill = open.max(self.sl) * (1.0 + slip);
-                if fill < self.liq {
-                    Some((fill, ExitReason::StopLoss))
-                } else {
-                    Some((self.liq, ExitReason::Liquidation))
-                }
+            if stop_hit && !(liq_hit && self.liq < stop) {
+                let fill = open.max(stop) * (1.0 + slip);
+                if fill < self.liq { Some((fill, why)) } else { Some((self.liq, ExitReason::Liquidation)) }
             } else if liq_hit {
                 Some((self.liq, ExitReason::Liquidation))
             } else if low <= self.tp {
@@ -295,14 +394,13 @@ impl Position {
     }
 }
 
-/// Runs one variant. `signals[t]` is +1 (bullish), -1 (bearish) or 0 at bar
-/// `t`'s close. Returns the streaming accumulator the metrics come from.
+/// Runs one variant. `signals[t]` holds the [`flags`] of bar `t`'s close. Returns the streaming accumulator the metrics come from.
 ///
 /// This is the reference path: the sweep's lane kernel (`lanes.rs`) must give
 /// bit-identical accumulators.
 pub fn simulate<R: Recorder>(
     bars: CandlesView<'_>,
-    signals: &[i8],
+    signals: &[u8],
     p: &SimParams,
     acc: &mut Accumulator,
     rec: &mut R,
@@ -326,16 +424,23 @@ pub fn simulate<R: Recorder>(
 
     for i in 0..n {
         let open = bars.open[i];
-        // 1. Last bar's signal fills at this open.
+        // 1. A position `max_bars` old closes at this open, then last bar's
+        // signal fills at it.
+        if let Some(ps) = pos.as_ref().filter(|ps| ps.due == i) {
+            let price = ps.signal_exit_price(open, slip);
+            close_position(ps, i, price, ExitReason::MaxBars, &mut cash, acc, rec);
+            pos = None;
+        }
         if i > 0 && !stopped {
-            let s = signals[i - 1];
-            if s != 0 {
-                if let Some(ps) = pos.as_ref().filter(|ps| ps.side == -s) {
+            let f = signals[i - 1];
+            if f != 0 {
+                if let Some(ps) = pos.as_ref().filter(|ps| flags::exits(f, ps.side)) {
                     let price = ps.signal_exit_price(open, slip);
                     close_position(ps, i, price, ExitReason::Signal, &mut cash, acc, rec);
                     pos = None;
                 }
-                if pos.is_none() && p.direction.allows(s) && cash > 0.0 {
+                let s = flags::entry_side(f);
+                if s != 0 && pos.is_none() && p.direction.allows(s) && cash > 0.0 {
                     pos = Some(Position::open(s, open, i, p, &mut cash, acc));
                 }
             }
@@ -350,6 +455,10 @@ pub fn simulate<R: Recorder>(
                 stopped = true;
                 acc.liquidated = true;
             }
+        }
+        // The bar's extremes move the trailing stop from the next bar on.
+        if let Some(ps) = pos.as_mut() {
+            ps.track(bars.high[i], bars.low[i]);
         }
         // 3. Mark to the close.
         let equity = match pos.as_ref() {
@@ -390,6 +499,8 @@ mod tests {
             leverage: 1.0,
             stop_loss: None,
             take_profit: None,
+            trailing_stop: None,
+            max_bars: None,
             fee_bps: 0.0,
             slippage_bps: 0.0,
         }
@@ -398,7 +509,8 @@ mod tests {
     fn run(c: &Columns, signals: &[i8], p: &SimParams) -> (Accumulator, Detail) {
         let mut acc = Accumulator::new(p.initial_balance);
         let mut d = Detail::default();
-        simulate(c.view(), signals, p, &mut acc, &mut d);
+        let signals: Vec<u8> = signals.iter().map(|&s| flags::of_side(s)).collect();
+        simulate(c.view(), &signals, p, &mut acc, &mut d);
         (acc, d)
     }
 
@@ -528,5 +640,115 @@ mod tests {
         assert_eq!(d.trades[0].reason, ExitReason::Liquidation);
         assert!(close(d.trades[0].exit_price, 110.0));
         assert!(acc.liquidated);
+    }
+
+    #[test]
+    fn trailing_stop_follows_the_best_price_from_the_next_bar_on() {
+        // Long from 100 with a 12.5 % trailing stop: levels 87.5 (entry bar),
+        // 98 (best 112), 105 (best 120). Bar 2 makes the new high 120 and dips
+        // to 99, under 105, without exiting: its high only counts from bar 3.
+        let rows = [
+            (100.0, 100.0, 100.0, 100.0),
+            (100.0, 112.0, 90.0, 110.0),
+            (110.0, 120.0, 99.0, 118.0),
+            (118.0, 119.0, 104.0, 110.0),
+            (110.0, 110.0, 110.0, 110.0),
+        ];
+        let p = SimParams { trailing_stop: Some(0.125), ..params() };
+        let (acc, d) = run(&bars(&rows), &[1, 0, 0, 0, 0], &p);
+        assert_eq!(d.trades.len(), 1);
+        let t = d.trades[0];
+        assert_eq!(
+            (t.entry_bar, t.exit_bar, t.exit_price, t.reason),
+            (1, 3, 105.0, ExitReason::TrailingStop)
+        );
+        assert_eq!(t.pnl, 50.0);
+        assert_eq!(d.equity, [1000.0, 1100.0, 1180.0, 1050.0, 1050.0]);
+        assert!(!acc.open_position);
+        // Bar 3 gaps under the level: the fill is its open, 100.
+        let mut gap = rows;
+        gap[3] = (100.0, 101.0, 95.0, 98.0);
+        let (_, d) = run(&bars(&gap), &[1, 0, 0, 0, 0], &p);
+        assert_eq!((d.trades[0].exit_bar, d.trades[0].exit_price), (3, 100.0));
+        // With 1 % slippage: in at 101, levels 88.375, 98, 105; out at 105 × 0.99.
+        let (_, d) = run(&bars(&rows), &[1, 0, 0, 0, 0], &SimParams { slippage_bps: 100.0, ..p });
+        assert!(close(d.trades[0].entry_price, 101.0) && d.trades[0].exit_bar == 3);
+        assert!(close(d.trades[0].exit_price, 103.95));
+        // A fixed stop at 95 lies nearer than the trailing 87.5: bar 1's low
+        // 90 hits it, and the trade ends as a stop loss.
+        let (_, d) = run(&bars(&rows), &[1, 0, 0, 0, 0], &SimParams { stop_loss: Some(0.05), ..p });
+        assert_eq!((d.trades[0].exit_bar, d.trades[0].exit_price), (1, 95.0));
+        assert_eq!(d.trades[0].reason, ExitReason::StopLoss);
+        // A fixed stop at 80 lies further: the trailing stop exits as before.
+        let (_, d) = run(&bars(&rows), &[1, 0, 0, 0, 0], &SimParams { stop_loss: Some(0.2), ..p });
+        assert_eq!((d.trades[0].exit_price, d.trades[0].reason), (105.0, ExitReason::TrailingStop));
+    }
+
+    #[test]
+    fn trailing_stop_of_a_short_follows_the_lowest_low() {
+        // Short from 100 with a 12.5 % trailing stop: levels 112.5, 99 (best
+        // 88), 90 (best 80). Bar 2 makes the new low 80 and rises to 98, over
+        // 90, without exiting; bar 3 opens at 95, past 90: filled at the open.
+        let c = bars(&[
+            (100.0, 100.0, 100.0, 100.0),
+            (100.0, 110.0, 88.0, 90.0),
+            (90.0, 98.0, 80.0, 85.0),
+            (95.0, 96.0, 94.0, 95.0),
+        ]);
+        let p = SimParams { direction: Direction::Short, trailing_stop: Some(0.125), ..params() };
+        let (_, d) = run(&c, &[-1, 0, 0, 0], &p);
+        assert_eq!(d.trades.len(), 1);
+        let t = d.trades[0];
+        assert_eq!((t.side, t.entry_bar, t.exit_bar, t.exit_price), (-1, 1, 3, 95.0));
+        assert_eq!((t.reason, t.pnl), (ExitReason::TrailingStop, 50.0));
+        // A 5 % fixed stop (105) lies nearer than the trailing 112.5: bar 1's
+        // high 110 reaches it.
+        let (_, d) = run(&c, &[-1, 0, 0, 0], &SimParams { stop_loss: Some(0.05), ..p });
+        assert_eq!((d.trades[0].exit_bar, d.trades[0].exit_price), (1, 105.0));
+        assert_eq!(d.trades[0].reason, ExitReason::StopLoss);
+    }
+
+    #[test]
+    fn trailing_stop_past_liquidation_liquidates() {
+        // 10x long from 100: liquidation at 90. A 5 % trailing stop rises to
+        // 110 × 0.95 = 104.5 after bar 1; bar 2 gaps to 80, past both.
+        let c = bars(&[(100.0, 100.0, 100.0, 100.0), (100.0, 110.0, 100.0, 110.0), (80.0, 81.0, 79.0, 80.0)]);
+        let p = SimParams { leverage: 10.0, size: 0.5, trailing_stop: Some(0.05), ..params() };
+        let (acc, d) = run(&c, &[1, 0, 0], &p);
+        assert_eq!((d.trades[0].exit_price, d.trades[0].reason), (90.0, ExitReason::Liquidation));
+        assert!(acc.liquidated);
+    }
+
+    #[test]
+    fn max_bars_closes_at_the_open_n_bars_after_entry() {
+        let flat = |v: f64| (v, v, v, v);
+        let c =
+            bars(&[flat(100.0), flat(100.0), flat(102.0), flat(104.0), flat(103.0), flat(101.0), flat(99.0)]);
+        let p = SimParams { max_bars: Some(2), ..params() };
+        // In at bar 1's open, out at bar 3's; the bar-2 signal then opens
+        // again at that same open, and that trade ends at bar 5's.
+        let (acc, d) = run(&c, &[1, 0, 1, 0, 0, 0, 0], &p);
+        let trades: Vec<_> = d
+            .trades
+            .iter()
+            .map(|t| (t.entry_bar, t.entry_price, t.exit_bar, t.exit_price, t.reason))
+            .collect();
+        assert_eq!(
+            trades,
+            [(1, 100.0, 3, 104.0, ExitReason::MaxBars), (3, 104.0, 5, 101.0, ExitReason::MaxBars)]
+        );
+        let q2 = 1040.0 / 104.0;
+        assert_eq!(d.equity[..4], [1000.0, 1000.0, 1020.0, 1040.0]);
+        assert!(close(d.equity[5], 1040.0 - 3.0 * q2) && d.equity[6] == d.equity[5]);
+        assert_eq!(acc.finish(60_000, 0.0).trades, 2);
+        // A stop within the earlier bars still applies.
+        let c = bars(&[flat(100.0), flat(100.0), (100.0, 100.0, 97.0, 99.0), flat(104.0)]);
+        let (_, d) = run(&c, &[1, 0, 0, 0], &SimParams { stop_loss: Some(0.02), ..p });
+        assert_eq!((d.trades[0].exit_bar, d.trades[0].reason), (2, ExitReason::StopLoss));
+        // One bar, with 1 % slippage: in at 101, out at bar 2's open × 0.99.
+        let (_, d) = run(&c, &[1, 0, 0, 0], &SimParams { max_bars: Some(1), slippage_bps: 100.0, ..p });
+        assert!(close(d.trades[0].entry_price, 101.0) && d.trades[0].exit_bar == 2);
+        assert!(close(d.trades[0].exit_price, 99.0));
+        assert_eq!(d.trades[0].reason, ExitReason::MaxBars);
     }
 }
