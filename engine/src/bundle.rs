@@ -7,10 +7,12 @@
 //! **last** factor varying fastest:
 //! - datasets: tickers in the order given, each with every timeframe in the
 //!   order given (ticker-major);
-//! - strategy parameters in the kind's order (e.g. `sma_cross`: fast, slow),
-//!   the last parameter fastest, each grid's values in order (ranges ascending);
-//! - money management: stop_loss, take_profit, leverage, size, direction
-//!   (direction fastest).
+//! - strategy parameters: a preset's in the kind's order (e.g. `sma_cross`:
+//!   fast, slow), a rules strategy's in their declaration order in
+//!   `[strategy.params]`; the last parameter fastest, each grid's values in
+//!   order (ranges ascending);
+//! - money management: stop_loss, take_profit, trailing_stop, max_bars,
+//!   leverage, size, direction (direction fastest).
 //!
 //! So `variant = (dataset * S + strategy) * M + money`, where S and M are the
 //! sizes of the strategy and money grids, and a variant index alone identifies
@@ -22,19 +24,55 @@ use std::fmt;
 use bt_candles::{TimeRange, Timeframe, normalise_ticker, time::parse_timestamp_text};
 use serde::{Deserialize, Serialize};
 
+use crate::rules::{RULES, RuleError, RuleText, Rules, closest};
 use crate::sim::{Direction, SimParams};
-use crate::strategy::{BandMode, Strategy};
+use crate::strategy::{ParamKind, Strategy, StrategyGrid, StrategyKind, Value};
 
 /// An invalid spec, naming the field: `strategy.fast: start 50 > stop 10`.
+/// An error in a rule also gives the byte offset in the rule and its text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{field}: {message}{}", offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
 pub struct SpecError {
     pub field: String,
     pub message: String,
+    pub offset: Option<usize>,
+    pub rule: Option<String>,
+}
+
+impl SpecError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), offset: None, rule: None }
+    }
+
+    fn in_rule(rule: &str, text: &str, e: RuleError) -> Self {
+        Self {
+            field: format!("strategy.{rule}"),
+            message: e.message,
+            offset: Some(e.offset),
+            rule: Some(text.into()),
+        }
+    }
+
+    /// The error with, for a rule, the rule's text and a caret under the
+    /// position:
+    /// ```text
+    /// strategy.entry_long: unknown function `smaa`; did you mean `sma`?
+    ///   smaa(close, 5) > close
+    ///   ^
+    /// ```
+    pub fn render(&self) -> String {
+        match (&self.rule, self.offset) {
+            (Some(rule), Some(o)) => {
+                let col = rule.get(..o.min(rule.len())).map_or(o, |p| p.chars().count());
+                format!("{}: {}\n  {rule}\n  {}^", self.field, self.message, " ".repeat(col))
+            }
+            _ => self.to_string(),
+        }
+    }
 }
 
 fn err<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
-    Err(SpecError { field: field.into(), message: message.into() })
+    Err(SpecError::new(field, message))
 }
 
 /// One value of a grid.
@@ -117,15 +155,89 @@ pub struct DatasetSpec {
     pub to: Option<String>,
 }
 
-/// The strategy kind and a grid per parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A strategy: a preset `kind` with a grid per parameter, or rules with
+/// their parameters' grids in `params`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StrategySpec {
-    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<StrategyKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_long: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_long: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_short: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_short: Option<String>,
+    /// The rules' `$parameters`, in declaration order.
+    #[serde(default, skip_serializing_if = "RuleParams::is_empty")]
+    pub params: RuleParams,
+    /// A preset's parameter grids.
     #[serde(flatten)]
-    pub params: BTreeMap<String, Grid>,
+    pub preset: BTreeMap<String, Grid>,
 }
 
-/// Money-management grids. Omitted: no stop, no target, leverage 1, size 1, long.
+impl StrategySpec {
+    /// The rules as given.
+    pub fn rule_text(&self) -> RuleText {
+        RuleText {
+            entry_long: self.entry_long.clone(),
+            exit_long: self.exit_long.clone(),
+            entry_short: self.entry_short.clone(),
+            exit_short: self.exit_short.clone(),
+        }
+    }
+}
+
+/// Rule parameters and their grids, in declaration order (which numbers the
+/// variants). Read from a table (TOML `[strategy.params]`, a JSON object) in
+/// document order, or from a list of `[name, grid]` pairs; written as pairs,
+/// so the order survives stores that sort object keys (PostgreSQL's jsonb).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleParams(pub Vec<(String, Grid)>);
+
+impl RuleParams {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for RuleParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RuleParams;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of parameter grids")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<RuleParams, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Grid>()? {
+                    out.push((k, v));
+                }
+                Ok(RuleParams(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut q: A) -> Result<RuleParams, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = q.next_element::<(String, Grid)>()? {
+                    out.push(pair);
+                }
+                Ok(RuleParams(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Money-management grids. Omitted: no stop, no target, no trailing stop, no
+/// bar limit, leverage 1, size 1, and the direction the strategy trades (long for presets and long rules,
+/// short for short-only rules, both for rules of both sides).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MoneySpec {
@@ -134,6 +246,13 @@ pub struct MoneySpec {
     pub stop_loss: Option<Grid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub take_profit: Option<Grid>,
+    /// Fractions below the best price since entry (above for a short); 0
+    /// means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_stop: Option<Grid>,
+    /// Bars in a trade before it closes at the next open; 0 means no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bars: Option<Grid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leverage: Option<Grid>,
     /// Margin per position as a fraction of equity.
@@ -176,12 +295,11 @@ pub struct BundleSpec {
 
 impl BundleSpec {
     pub fn from_toml(text: &str) -> Result<Self, SpecError> {
-        toml::from_str(text)
-            .map_err(|e| SpecError { field: "bundle".into(), message: e.message().to_owned() })
+        toml::from_str(text).map_err(|e| SpecError::new("bundle", e.message()))
     }
 
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
-        serde_json::from_str(text).map_err(|e| SpecError { field: "bundle".into(), message: e.to_string() })
+        serde_json::from_str(text).map_err(|e| SpecError::new("bundle", e.to_string()))
     }
 }
 
@@ -197,6 +315,8 @@ pub struct DatasetRef {
 pub struct Money {
     pub stop_loss: Option<f64>,
     pub take_profit: Option<f64>,
+    pub trailing_stop: Option<f64>,
+    pub max_bars: Option<u32>,
     pub leverage: f64,
     pub size: f64,
     pub direction: Direction,
@@ -220,8 +340,10 @@ pub struct Bundle {
     pub spec: BundleSpec,
     pub datasets: Vec<DatasetRef>,
     pub range: TimeRange,
-    pub strategies: Vec<Strategy>,
+    pub strategies: StrategyGrid,
     pub money: Vec<Money>,
+    /// The extra data columns the rules read (`col("name")`).
+    pub columns: Vec<String>,
 }
 
 /// One variant, built alone from its index.
@@ -296,8 +418,14 @@ impl Bundle {
         // Count before expanding: a spec of huge grids gets the limit error,
         // not an out-of-memory.
         let budget = Budget { limit: limits.max_variants, factor: datasets.len() as u128 };
-        let money = expand_money(&spec.money, budget)?;
-        let strategies = expand_strategy(
+        let rules = spec.strategy.rule_text();
+        let direction = match (spec.strategy.kind, rules.has_long(), rules.has_short()) {
+            (None, false, true) => "short",
+            (None, true, true) => "both",
+            _ => "long",
+        };
+        let money = expand_money(&spec.money, budget, direction)?;
+        let (strategies, columns) = expand_strategy(
             &spec.strategy,
             Budget { factor: budget.factor * money.len() as u128, ..budget },
         )?;
@@ -307,7 +435,7 @@ impl Bundle {
                 return err(field, format!("{v} must be between 0 and 10000 basis points"));
             }
         }
-        let bundle = Self { spec, datasets, range, strategies, money };
+        let bundle = Self { spec, datasets, range, strategies, money, columns };
         let count = bundle.count();
         if count > limits.max_variants {
             return err(
@@ -348,7 +476,7 @@ impl Bundle {
         Some(Variant {
             index: n,
             dataset: (n / (s * m)) as usize,
-            strategy: self.strategies[(n / m % s) as usize],
+            strategy: self.strategies.get((n / m % s) as usize),
             money: self.money[(n % m) as usize],
         })
     }
@@ -362,6 +490,8 @@ impl Bundle {
             leverage: money.leverage,
             stop_loss: money.stop_loss,
             take_profit: money.take_profit,
+            trailing_stop: money.trailing_stop,
+            max_bars: money.max_bars,
             fee_bps: self.spec.costs.fee_bps,
             slippage_bps: self.spec.costs.slippage_bps,
         }
@@ -385,15 +515,50 @@ impl Budget {
     }
 }
 
-fn expand_strategy(spec: &StrategySpec, budget: Budget) -> Result<Vec<Strategy>, SpecError> {
-    let kinds: Vec<&str> = Strategy::KINDS.iter().map(|(k, _)| *k).collect();
-    let Some((kind, names)) = Strategy::KINDS.iter().find(|(k, _)| *k == spec.kind) else {
-        return err(
-            "strategy.kind",
-            format!("unknown strategy {:?} (expected one of {})", spec.kind, kinds.join(", ")),
-        );
-    };
-    for key in spec.params.keys() {
+/// Most strategy combinations compiled one by one at validation; a larger
+/// grid compiles a covering set (every value of every parameter at least
+/// once) and leaves value-combination errors (`sma(close, $a - $b)` with
+/// `$a <= $b`) to the run.
+const COMPILE_ALL: usize = 20_000;
+
+/// Indices of a grid that take every value of every parameter at least
+/// once (the others at their first value), the first first.
+fn covering(lens: &[usize]) -> Vec<usize> {
+    let mut out = vec![0];
+    let mut stride = 1;
+    for &l in lens.iter().rev() {
+        out.extend((1..l).map(|k| k * stride));
+        stride *= l;
+    }
+    out
+}
+
+fn expand_strategy(spec: &StrategySpec, budget: Budget) -> Result<(StrategyGrid, Vec<String>), SpecError> {
+    let rules = spec.rule_text();
+    match spec.kind {
+        Some(kind) => {
+            if rules.any() {
+                return err(
+                    "strategy.kind",
+                    "give either a preset kind or rules (entry_long, exit_long, entry_short, exit_short), not both",
+                );
+            }
+            if !spec.params.is_empty() {
+                return err(
+                    "strategy.params",
+                    format!("[strategy.params] is for rules; {kind}'s parameters go in [strategy] itself"),
+                );
+            }
+            Ok((expand_preset(kind, spec, budget)?, Vec::new()))
+        }
+        None => expand_rules(rules, spec, budget),
+    }
+}
+
+fn expand_preset(kind: StrategyKind, spec: &StrategySpec, budget: Budget) -> Result<StrategyGrid, SpecError> {
+    let preset = kind.preset();
+    let names = kind.params();
+    for key in spec.preset.keys() {
         if !names.contains(&key.as_str()) {
             return err(
                 format!("strategy.{key}"),
@@ -402,121 +567,141 @@ fn expand_strategy(spec: &StrategySpec, budget: Budget) -> Result<Vec<Strategy>,
         }
     }
     let mut grids = Vec::new();
-    for name in names.iter() {
-        let field = format!("strategy.{name}");
-        let grid = spec.params.get(*name).map_or_else(|| err(&field, "missing"), Ok)?;
-        grids.push((field.clone(), grid.values(&field)?));
+    for p in preset.params {
+        let field = format!("strategy.{}", p.name);
+        let grid = spec.preset.get(p.name).map_or_else(|| err(&field, "missing"), Ok)?;
+        grids.push((field, grid.values(&format!("strategy.{}", p.name))?));
     }
     budget.check(&grids.iter().map(|g| g.1.len()).collect::<Vec<_>>())?;
-    // Per-kind checks over whole grids.
-    let nums = |i: usize| -> Result<Vec<f64>, SpecError> {
-        grids[i].1.iter().map(|s| num(&grids[i].0, s)).collect()
-    };
-    let wholes = |i: usize| -> Result<Vec<usize>, SpecError> {
-        grids[i].1.iter().map(|s| whole(&grids[i].0, s)).collect()
-    };
-    let slower = |fast: &[usize], slow: &[usize]| -> Result<(), SpecError> {
-        let (max_fast, min_slow) =
-            (fast.iter().max().copied().unwrap_or(0), slow.iter().min().copied().unwrap_or(0));
-        if min_slow <= max_fast {
-            return err(
-                "strategy.slow",
-                format!("must be greater than fast (slow {min_slow} <= fast {max_fast})"),
-            );
-        }
-        Ok(())
-    };
-    let mut out = Vec::new();
-    match *kind {
-        "sma_cross" | "ema_cross" => {
-            let (fast, slow) = (wholes(0)?, wholes(1)?);
-            slower(&fast, &slow)?;
-            for &f in &fast {
-                for &s in &slow {
-                    out.push(if *kind == "sma_cross" {
-                        Strategy::SmaCross { fast: f, slow: s }
-                    } else {
-                        Strategy::EmaCross { fast: f, slow: s }
-                    });
-                }
-            }
-        }
-        "rsi" => {
-            let (period, lower, upper) = (wholes(0)?, nums(1)?, nums(2)?);
-            for (field, v) in [("strategy.lower", &lower), ("strategy.upper", &upper)] {
-                if let Some(x) = v.iter().find(|x| !(0.0..=100.0).contains(*x)) {
-                    return err(field, format!("{x} is outside 0..100"));
-                }
-            }
-            let max_lower = lower.iter().copied().fold(f64::MIN, f64::max);
-            let min_upper = upper.iter().copied().fold(f64::MAX, f64::min);
-            if min_upper <= max_lower {
-                return err(
-                    "strategy.upper",
-                    format!("must be greater than lower (upper {min_upper} <= lower {max_lower})"),
-                );
-            }
-            for &p in &period {
-                for &l in &lower {
-                    for &u in &upper {
-                        out.push(Strategy::Rsi { period: p, lower: l, upper: u });
+    let mut typed: Vec<Vec<Value>> = Vec::new();
+    for (p, (field, values)) in preset.params.iter().zip(&grids) {
+        let mut out = Vec::new();
+        for s in values {
+            out.push(match p.kind {
+                ParamKind::Whole => Value::Int(whole(field, s)? as i64),
+                ParamKind::Number { min, max, exclusive_min } => {
+                    let x = num(field, s)?;
+                    if exclusive_min && x <= min {
+                        return err(field, format!("{x} must be positive"));
                     }
-                }
-            }
-        }
-        "macd_cross" => {
-            let (fast, slow, signal) = (wholes(0)?, wholes(1)?, wholes(2)?);
-            slower(&fast, &slow)?;
-            for &f in &fast {
-                for &s in &slow {
-                    for &g in &signal {
-                        out.push(Strategy::MacdCross { fast: f, slow: s, signal: g });
+                    if x < min || x > max {
+                        return err(field, format!("{x} is outside {min}..{max}"));
                     }
+                    Value::Num(x)
                 }
-            }
-        }
-        "bollinger" => {
-            let (period, k) = (wholes(0)?, nums(1)?);
-            if let Some(x) = k.iter().find(|x| **x <= 0.0) {
-                return err("strategy.k", format!("{x} must be positive"));
-            }
-            let mut modes = Vec::new();
-            for s in &grids[2].1 {
-                modes.push(match text("strategy.mode", s)? {
-                    "breakout" => BandMode::Breakout,
-                    "reversion" => BandMode::Reversion,
-                    other => return err("strategy.mode", format!("{other:?} is not breakout or reversion")),
-                });
-            }
-            for &p in &period {
-                for &kk in &k {
-                    for &m in &modes {
-                        out.push(Strategy::Bollinger { period: p, k: kk, mode: m });
+                ParamKind::Choice(words) => {
+                    let t = text(field, s)?;
+                    if !words.contains(&t) {
+                        return err(field, format!("{t:?} is not {}", words.join(" or ")));
                     }
+                    Value::Text(t.to_owned())
                 }
-            }
+            });
         }
-        "supertrend" => {
-            let (period, mult) = (wholes(0)?, nums(1)?);
-            if let Some(x) = mult.iter().find(|x| **x <= 0.0) {
-                return err("strategy.multiplier", format!("{x} must be positive"));
-            }
-            for &p in &period {
-                for &m in &mult {
-                    out.push(Strategy::Supertrend { period: p, multiplier: m });
-                }
-            }
-        }
-        _ => {
-            for p in wholes(0)? {
-                out.push(Strategy::Donchian { period: p });
-            }
-        }
+        typed.push(out);
     }
-    Ok(out)
+    (preset.check)(&typed).map_err(|(f, m)| SpecError::new(f, m))?;
+    let mut grid =
+        StrategyGrid::new(Some(kind), preset.params.iter().map(|p| p.name.to_owned()).zip(typed).collect());
+    let lens: Vec<usize> = grid.params.iter().map(|p| p.1.len()).collect();
+    for i in covering(&lens) {
+        let v: Vec<Value> = grid.values(i).into_iter().map(|(_, v)| v).collect();
+        let text = (preset.rules)(&v);
+        let r = Rules::parse(text.clone()).map_err(|(rule, e)| {
+            SpecError::in_rule(
+                rule,
+                text.all()[RULES.iter().position(|r| *r == rule).unwrap_or(0)].unwrap_or(""),
+                e,
+            )
+        })?;
+        grid.add_template(r);
+    }
+    Ok(grid)
 }
 
-fn expand_money(spec: &MoneySpec, budget: Budget) -> Result<Vec<Money>, SpecError> {
+fn expand_rules(
+    rules: RuleText,
+    spec: &StrategySpec,
+    budget: Budget,
+) -> Result<(StrategyGrid, Vec<String>), SpecError> {
+    if !rules.any() {
+        let kinds: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        return err(
+            "strategy",
+            format!(
+                "give a preset kind ({}) or rules: entry_long, exit_long, entry_short, exit_short",
+                kinds.join(", ")
+            ),
+        );
+    }
+    if rules.entry_long.is_none() && rules.entry_short.is_none() {
+        return err("strategy.entry_long", "rules need an entry: entry_long or entry_short");
+    }
+    if let Some(key) = spec.preset.keys().next() {
+        let hint = match closest(key, RULES.iter().copied()) {
+            Some(r) => format!("; did you mean `{r}`?"),
+            None => "; rule parameters go in [strategy.params]".into(),
+        };
+        return err(format!("strategy.{key}"), format!("unknown field{hint}"));
+    }
+    let parsed = Rules::parse(rules.clone()).map_err(|(rule, e)| {
+        let text = rules.all()[RULES.iter().position(|r| *r == rule).unwrap_or(0)].unwrap_or("");
+        SpecError::in_rule(rule, text, e)
+    })?;
+    let mut params: Vec<(String, Vec<Value>)> = Vec::new();
+    for (name, grid) in &spec.params.0 {
+        let field = format!("strategy.params.{name}");
+        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return err(&field, "a parameter name is letters, digits and `_`, starting with a letter");
+        }
+        if params.iter().any(|(n, _)| n == name) {
+            return err(&field, "declared twice");
+        }
+        let values = grid
+            .values(&field)?
+            .iter()
+            .map(|s| {
+                let x = num(&field, s)?;
+                Ok(if x.fract() == 0.0 && x.abs() < 9e15 { Value::Int(x as i64) } else { Value::Num(x) })
+            })
+            .collect::<Result<Vec<_>, SpecError>>()?;
+        params.push((name.clone(), values));
+    }
+    budget.check(&params.iter().map(|p| p.1.len()).collect::<Vec<_>>())?;
+    let mut grid = StrategyGrid::new(None, params);
+    let parsed = grid.add_template(parsed);
+    let lens: Vec<usize> = grid.params.iter().map(|p| p.1.len()).collect();
+    let total = grid.len();
+    let indices: Vec<usize> = if total <= COMPILE_ALL { (0..total).collect() } else { covering(&lens) };
+    let mut columns = Vec::new();
+    for (k, &i) in indices.iter().enumerate() {
+        let values: Vec<(String, f64)> =
+            grid.values(i).into_iter().map(|(n, v)| (n, v.as_f64().unwrap_or(f64::NAN))).collect();
+        let c = parsed.compile(&values).map_err(|(rule, e)| {
+            let text = rules.all()[RULES.iter().position(|r| *r == rule).unwrap_or(0)].unwrap_or("");
+            let mut e = SpecError::in_rule(rule, text, e);
+            if total > 1 && values.iter().any(|(n, _)| e.message.contains(&format!("${n}"))) {
+                e.message.push_str(&format!(" in combination {}", display_values(&values)));
+            }
+            e
+        })?;
+        if k == 0 {
+            if let Some((name, _)) = grid.params.iter().find(|(n, _)| !c.used.contains(n)) {
+                return err(format!("strategy.params.{name}"), "not used by any rule");
+            }
+            columns = c.columns;
+        }
+    }
+    Ok((grid, columns))
+}
+
+fn display_values(values: &[(String, f64)]) -> String {
+    values.iter().map(|(n, v)| format!("${n} = {v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn expand_money(spec: &MoneySpec, budget: Budget, default_direction: &str) -> Result<Vec<Money>, SpecError> {
     let grid = |field: &str, g: &Option<Grid>, default: Scalar| -> Result<Vec<Scalar>, SpecError> {
         match g {
             Some(g) => g.values(field),
@@ -537,6 +722,15 @@ fn expand_money(spec: &MoneySpec, budget: Budget) -> Result<Vec<Money>, SpecErro
     };
     let stop_loss = fractions("money.stop_loss", &spec.stop_loss, 1.0)?;
     let take_profit = fractions("money.take_profit", &spec.take_profit, 100.0)?;
+    let trailing_stop = fractions("money.trailing_stop", &spec.trailing_stop, 1.0)?;
+    let mut max_bars = Vec::new();
+    for s in grid("money.max_bars", &spec.max_bars, Scalar::Num(0.0))? {
+        let v = num("money.max_bars", &s)?;
+        if !(0.0..=1e7).contains(&v) || v.fract() != 0.0 {
+            return err("money.max_bars", format!("{v} is not a whole number from 0 to 10000000 (0 = none)"));
+        }
+        max_bars.push((v > 0.0).then_some(v as u32));
+    }
     let mut leverage = Vec::new();
     for s in grid("money.leverage", &spec.leverage, Scalar::Num(1.0))? {
         let v = num("money.leverage", &s)?;
@@ -554,7 +748,7 @@ fn expand_money(spec: &MoneySpec, budget: Budget) -> Result<Vec<Money>, SpecErro
         size.push(v);
     }
     let mut direction = Vec::new();
-    for s in grid("money.direction", &spec.direction, Scalar::Text("long".into()))? {
+    for s in grid("money.direction", &spec.direction, Scalar::Text(default_direction.into()))? {
         direction.push(match text("money.direction", &s)? {
             "long" => Direction::Long,
             "short" => Direction::Short,
@@ -562,25 +756,35 @@ fn expand_money(spec: &MoneySpec, budget: Budget) -> Result<Vec<Money>, SpecErro
             other => return err("money.direction", format!("{other:?} is not long, short or both")),
         });
     }
-    budget.check(&[stop_loss.len(), take_profit.len(), leverage.len(), size.len(), direction.len()])?;
-    let mut out = Vec::new();
-    for &sl in &stop_loss {
-        for &tp in &take_profit {
-            for &lev in &leverage {
-                for &sz in &size {
-                    for &dir in &direction {
-                        out.push(Money {
-                            stop_loss: sl,
-                            take_profit: tp,
-                            leverage: lev,
-                            size: sz,
-                            direction: dir,
-                        });
-                    }
-                }
+    let lens = [
+        stop_loss.len(),
+        take_profit.len(),
+        trailing_stop.len(),
+        max_bars.len(),
+        leverage.len(),
+        size.len(),
+        direction.len(),
+    ];
+    budget.check(&lens)?;
+    let out = (0..lens.iter().product())
+        .map(|k: usize| {
+            // The digits of `k` in the grids' mixed radix, the last fastest.
+            let mut at = [0; 7];
+            let mut rest = k;
+            for (a, &len) in at.iter_mut().zip(&lens).rev() {
+                (*a, rest) = (rest % len, rest / len);
             }
-        }
-    }
+            Money {
+                stop_loss: stop_loss[at[0]],
+                take_profit: take_profit[at[1]],
+                trailing_stop: trailing_stop[at[2]],
+                max_bars: max_bars[at[3]],
+                leverage: leverage[at[4]],
+                size: size[at[5]],
+                direction: direction[at[6]],
+            }
+        })
+        .collect();
     Ok(out)
 }
 
@@ -619,18 +823,18 @@ mod tests {
         assert_eq!(b.count(), 4 * 20 * 4);
         assert_eq!(b.range, TimeRange::new(Some(1_704_153_600_000), None));
         let v = b.variant(0).expect("v0");
-        assert_eq!((v.dataset, v.strategy), (0, Strategy::SmaCross { fast: 5, slow: 60 }));
+        assert_eq!((v.dataset, v.strategy.to_string().as_str()), (0, "sma_cross(fast=5,slow=60)"));
         assert_eq!((v.money.stop_loss, v.money.direction), (None, Direction::Long));
         let v = b.variant(1).expect("v1");
         assert_eq!(v.money.direction, Direction::Both);
         let v = b.variant(2).expect("v2");
         assert_eq!((v.money.stop_loss, v.money.direction), (Some(0.02), Direction::Long));
         let v = b.variant(4).expect("v4");
-        assert_eq!(v.strategy, Strategy::SmaCross { fast: 5, slow: 120 });
+        assert_eq!(v.strategy.params, [("fast".into(), Value::Int(5)), ("slow".into(), Value::Int(120))]);
         let v = b.variant(80 * 3 + 4 * 19 + 3).expect("last");
         assert_eq!(
-            (v.dataset, v.strategy, v.money.direction),
-            (3, Strategy::SmaCross { fast: 50, slow: 120 }, Direction::Both)
+            (v.dataset, v.strategy.to_string().as_str(), v.money.direction),
+            (3, "sma_cross(fast=50,slow=120)", Direction::Both)
         );
         assert_eq!(b.variant(b.count()), None);
         // JSON gives the same bundle.
@@ -651,7 +855,7 @@ mod tests {
         );
         assert_eq!(
             message(&with("\"sma_cross\"", "\"smacross\"")),
-            "strategy.kind: unknown strategy \"smacross\" (expected one of sma_cross, ema_cross, rsi, macd_cross, bollinger, supertrend, donchian)"
+            "bundle: unknown variant `smacross`, expected one of `sma_cross`, `ema_cross`, `rsi`, `macd_cross`, `bollinger`, `supertrend`, `donchian`"
         );
         assert_eq!(
             message(&with("[60, 120]", "[40, 120]")),
@@ -697,19 +901,72 @@ mod tests {
     }
 
     #[test]
+    fn money_grid_expands_with_exits_in_documented_order() {
+        let spec = SPEC.replace(
+            "stop_loss = [0, 0.02]",
+            "stop_loss = [0, 0.02]\n        take_profit = 0.1\n        trailing_stop = [0, 0.05]\n        max_bars = [0, 20, 100]\n        leverage = [1, 3]",
+        );
+        let b = bundle(&spec).expect("valid");
+        // stop_loss 2 x take_profit 1 x trailing_stop 2 x max_bars 3 x leverage 2 x size 1 x direction 2.
+        assert_eq!(b.money.len(), 48);
+        let m = |k: usize| {
+            let m = b.money[k];
+            (m.stop_loss, m.take_profit, m.trailing_stop, m.max_bars, m.leverage, m.direction)
+        };
+        assert_eq!(m(0), (None, Some(0.1), None, None, 1.0, Direction::Long));
+        assert_eq!(m(1), (None, Some(0.1), None, None, 1.0, Direction::Both));
+        assert_eq!(m(2), (None, Some(0.1), None, None, 3.0, Direction::Long));
+        assert_eq!(m(4), (None, Some(0.1), None, Some(20), 1.0, Direction::Long));
+        assert_eq!(m(8), (None, Some(0.1), None, Some(100), 1.0, Direction::Long));
+        assert_eq!(m(12), (None, Some(0.1), Some(0.05), None, 1.0, Direction::Long));
+        assert_eq!(m(24), (Some(0.02), Some(0.1), None, None, 1.0, Direction::Long));
+        assert_eq!(m(47), (Some(0.02), Some(0.1), Some(0.05), Some(100), 3.0, Direction::Both));
+        let p = b.sim_params(&b.money[47]);
+        assert_eq!((p.trailing_stop, p.max_bars), (Some(0.05), Some(100)));
+        let json = serde_json::to_string(&b.spec).expect("json");
+        assert_eq!(Bundle::from_json(&json, Limits::default()).expect("json"), b);
+
+        let with = |line: &str| message(&SPEC.replace("stop_loss = [0, 0.02]", line));
+        assert_eq!(
+            with("trailing_stop = [0.05, 1]"),
+            "money.trailing_stop: 1 must be a fraction in [0, 1) (0 = none)"
+        );
+        assert_eq!(
+            with("trailing_stop = -0.01"),
+            "money.trailing_stop: -0.01 must be a fraction in [0, 1) (0 = none)"
+        );
+        assert_eq!(
+            with("max_bars = [10, 2.5]"),
+            "money.max_bars: 2.5 is not a whole number from 0 to 10000000 (0 = none)"
+        );
+        assert_eq!(
+            with("max_bars = -1"),
+            "money.max_bars: -1 is not a whole number from 0 to 10000000 (0 = none)"
+        );
+        assert_eq!(with("max_bars = \"ten\""), "money.max_bars: \"ten\" is not a number");
+        let grid = SPEC.replace("stop_loss = [0, 0.02]", "max_bars = [0, 1, 2]");
+        let small = Bundle::from_toml(&grid, Limits { max_variants: 200 }).expect_err("limit").to_string();
+        assert_eq!(small, "bundle: 480 variants, more than the limit of 200");
+    }
+
+    #[test]
     fn other_kinds_expand() {
         let rsi = SPEC.replace(
             "kind = \"sma_cross\"\n        fast = { start = 5, stop = 50, step = 5 }\n        slow = [60, 120]",
             "kind = \"rsi\"\n        period = 14\n        lower = [20, 30]\n        upper = { start = 70, stop = 80, step = 10 }",
         );
         let b = bundle(&rsi).expect("rsi");
-        assert_eq!(b.strategies[3], Strategy::Rsi { period: 14, lower: 30.0, upper: 80.0 });
+        assert_eq!(b.strategies.get(3).to_string(), "rsi(period=14,lower=30,upper=80)");
         let bb = rsi.replace(
             "kind = \"rsi\"\n        period = 14\n        lower = [20, 30]\n        upper = { start = 70, stop = 80, step = 10 }",
             "kind = \"bollinger\"\n        period = 20\n        k = { start = 1.5, stop = 2.5, step = 0.5 }\n        mode = [\"breakout\", \"reversion\"]",
         );
         let b = bundle(&bb).expect("bollinger");
         assert_eq!(b.strategies.len(), 6);
-        assert_eq!(b.strategies[5], Strategy::Bollinger { period: 20, k: 2.5, mode: BandMode::Reversion });
+        assert_eq!(b.strategies.get(5).to_string(), "bollinger(period=20,k=2.5,mode=reversion)");
+        assert_eq!(
+            b.strategies.get(5).rules_text(),
+            "entry_long: cross_below(close, bbands(close, 20, 2.5).lower); entry_short: cross_above(close, bbands(close, 20, 2.5).upper)"
+        );
     }
 }

@@ -1,14 +1,14 @@
-//! The bt engine: indicators, signal rules, the position simulator, metrics,
+//! The bt engine: indicators, strategy rules, the position simulator, metrics,
 //! bundle specs and their expansion into variants, and the parallel sweep.
 //!
 //! This crate does no IO and reads no environment: it takes slices and specs
 //! and returns values.
 
 pub mod bundle;
-pub mod cache;
 pub mod indicators;
 mod lanes;
 pub mod metrics;
+pub mod rules;
 pub mod sim;
 pub mod strategy;
 pub mod sweep;

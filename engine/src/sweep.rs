@@ -1,6 +1,7 @@
 //! The parallel sweep: a range of one dataset's variants across the rayon pool.
 //!
-//! Each distinct indicator is computed once ([`IndicatorCache`]); each strategy
+//! Each distinct sub-expression shared by strategies (an indicator, a cross,
+//! a comparison) is computed once ([`ExprCache`]); each strategy
 //! combination's signals once, by the first task that needs them, kept as a
 //! sparse list of fill events. Variants, in index order, are packed into
 //! groups of four that advance together through the bar loop (the lane
@@ -21,9 +22,9 @@ use bt_candles::CandlesView;
 use rayon::prelude::*;
 
 use crate::bundle::Bundle;
-use crate::cache::IndicatorCache;
 use crate::lanes::{self, Columns, Event, Group, Isa, W};
 use crate::metrics::{Accumulator, Metrics};
+use crate::rules::ExprCache;
 use crate::sim::{Detail, NoRecord, simulate};
 
 /// Shared between the sweep and whoever watches it: variants done (read it
@@ -48,6 +49,10 @@ pub enum SweepError {
     Cancelled,
     #[error("variants {start}..{end} are not all in dataset {dataset} of the bundle")]
     Range { start: u64, end: u64, dataset: usize },
+    /// A strategy combination whose rules do not compile (one of a grid too
+    /// large to check every combination up front).
+    #[error("{0}")]
+    Strategy(String),
 }
 
 /// Money combinations per task of the scalar path.
@@ -62,7 +67,7 @@ const TILE: usize = 4096;
 
 thread_local! {
     /// A strategy's signals before they become fill events.
-    static SIGNALS: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SIGNALS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// How the sweep simulates.
@@ -141,14 +146,15 @@ fn sweep_lanes(
     let n = candles.len();
     let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
     let bh = buy_and_hold(candles);
-    let cache = IndicatorCache::default();
+    let cache = ExprCache::default();
     let count = (range.end - range.start) as usize;
     if count == 0 {
         return Ok(Vec::new());
     }
     let first_s = (range.start - base) / m;
     let last_s = (range.end - 1 - base) / m;
-    let events: Vec<OnceLock<Vec<Event>>> = (first_s..=last_s).map(|_| OnceLock::new()).collect();
+    let events: Vec<OnceLock<Result<Vec<Event>, String>>> =
+        (first_s..=last_s).map(|_| OnceLock::new()).collect();
     // Tasks of whole groups, enough of them to keep every thread busy.
     let groups = count.div_ceil(W);
     let threads = rayon::current_num_threads().max(1);
@@ -167,18 +173,24 @@ fn sweep_lanes(
                     // One signal buffer per thread: fresh pages cost a fault each.
                     SIGNALS.with_borrow_mut(|sig| {
                         sig.resize(n, 0);
-                        bundle.strategies[s as usize].signals(candles, &cache, sig);
-                        lanes::events(sig)
+                        bundle.strategies.get(s as usize).signals(candles, &cache, sig)?;
+                        Ok(lanes::events(sig))
                     })
                 });
-                (bundle.sim_params(&bundle.money[mi as usize]), ev.as_slice())
+                match ev {
+                    Ok(ev) => Ok((bundle.sim_params(&bundle.money[mi as usize]), ev.as_slice())),
+                    Err(e) => Err(SweepError::Strategy(e.clone())),
+                }
             };
             let mut gs: Vec<Group<'_>> = Vec::with_capacity(per_task / W);
             let mut v = v0;
             while v < v1 {
                 let w = (v1 - v).min(W as u64);
-                let ls: [_; W] = std::array::from_fn(|k| lane(v + (k as u64).min(w - 1)));
-                gs.push(Group::new(&ls[..w as usize], cols));
+                let mut ls = Vec::with_capacity(W);
+                for k in 0..w {
+                    ls.push(lane(v + k)?);
+                }
+                gs.push(Group::new(&ls, cols));
                 v += w;
             }
             if !lanes::run_groups(&mut gs, cols, TILE, &ctl.cancel, isa) {
@@ -214,9 +226,10 @@ fn sweep_scalar(
     let m = bundle.money.len() as u64;
     let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
     let bh = buy_and_hold(candles);
-    let cache = IndicatorCache::default();
+    let cache = ExprCache::default();
     let (first_s, last_s) = ((range.start - base) / m, (range.end.max(range.start + 1) - 1 - base) / m);
-    let signals: Vec<OnceLock<Vec<i8>>> = (first_s..=last_s).map(|_| OnceLock::new()).collect();
+    let signals: Vec<OnceLock<Result<Vec<u8>, String>>> =
+        (first_s..=last_s).map(|_| OnceLock::new()).collect();
     // Tasks: (strategy index, money start, money end) covering the range.
     let mut tasks = Vec::new();
     for s in first_s..=last_s {
@@ -232,12 +245,12 @@ fn sweep_scalar(
     let chunks: Vec<Result<Vec<VariantResult>, SweepError>> = tasks
         .par_iter()
         .map(|&(s, lo, hi)| {
-            let strategy = bundle.strategies[s as usize];
             let sig = signals[(s - first_s) as usize].get_or_init(|| {
-                let mut v = vec![0i8; candles.len()];
-                strategy.signals(candles, &cache, &mut v);
-                v
+                let mut v = vec![0u8; candles.len()];
+                bundle.strategies.get(s as usize).signals(candles, &cache, &mut v)?;
+                Ok(v)
             });
+            let sig = sig.as_ref().map_err(|e| SweepError::Strategy(e.clone()))?;
             let mut out = Vec::with_capacity((hi - lo) as usize);
             for mi in lo..hi {
                 if ctl.cancel.load(Ordering::Relaxed) {
@@ -263,9 +276,9 @@ fn sweep_scalar(
 /// equity curve.
 pub fn run_variant(bundle: &Bundle, index: u64, candles: CandlesView<'_>) -> Option<(Metrics, Detail)> {
     let v = bundle.variant(index)?;
-    let cache = IndicatorCache::default();
-    let mut sig = vec![0i8; candles.len()];
-    v.strategy.signals(candles, &cache, &mut sig);
+    let cache = ExprCache::default();
+    let mut sig = vec![0u8; candles.len()];
+    v.strategy.signals(candles, &cache, &mut sig).ok()?;
     let p = bundle.sim_params(&v.money);
     let mut acc = Accumulator::new(p.initial_balance);
     let mut detail = Detail::default();
@@ -292,6 +305,8 @@ mod tests {
             [money]
             stop_loss = [0, 0.01, 0.03]
             take_profit = [0, 0.02]
+            trailing_stop = [0, 0.01]
+            max_bars = [0, 40]
             leverage = [1, 5]
             direction = ["long", "short", "both"]
             [costs]
@@ -314,6 +329,7 @@ mod tests {
 
     #[test]
     fn sweep_equals_detail_path_bit_for_bit_on_random_variants() {
+        let mut reasons = std::collections::BTreeSet::new();
         for (k, strategy) in KINDS.iter().enumerate() {
             let b = bundle(strategy);
             let c = generate(&GenerateSpec { bars: 6_000, seed: 100 + k as u64, ..GenerateSpec::default() });
@@ -333,8 +349,13 @@ mod tests {
                 assert_eq!(d.equity.len(), c.len());
                 assert_eq!(*d.equity.last().expect("equity"), m.final_equity);
                 traded += usize::from(m.trades > 0);
+                reasons.extend(d.trades.iter().map(|t| t.reason.as_str()));
             }
             assert!(traded > all.len() / 2, "{strategy}: only {traded} variants traded");
+        }
+        // Every way out was compared.
+        for reason in ["signal", "stop_loss", "take_profit", "trailing_stop", "max_bars"] {
+            assert!(reasons.contains(reason), "no {reason} exit in {reasons:?}");
         }
     }
 
@@ -380,6 +401,8 @@ mod tests {
                 [money]
                 stop_loss = {}
                 take_profit = {}
+                trailing_stop = {}
+                max_bars = {}
                 leverage = {}
                 size = {}
                 direction = {}
@@ -390,6 +413,8 @@ mod tests {
                 KINDS[case % KINDS.len()],
                 rng.list(&["0", "0.002", "0.005", "0.01", "0.02", "0.05"], 3),
                 rng.list(&["0", "0.003", "0.01", "0.02", "0.1"], 3),
+                rng.list(&["0", "0.005", "0.02", "0.05"], 2),
+                rng.list(&["0", "1", "5", "30"], 2),
                 rng.list(&["1", "2", "5", "20", "50"], 2),
                 rng.list(&["0.3", "1"], 2),
                 rng.list(&["\"long\"", "\"short\"", "\"both\""], 3),

@@ -16,7 +16,7 @@ pub struct IndicatorSpec {
 }
 
 /// Kinds, their parameter names and output suffixes (empty: the bare name).
-const KINDS: [(&str, &[&str], &[&str]); 12] = [
+pub(crate) const KINDS: [(&str, &[&str], &[&str]); 12] = [
     ("sma", &["period"], &[""]),
     ("ema", &["period"], &[""]),
     ("wma", &["period"], &[""]),

@@ -1,15 +1,15 @@
-//! Signal rules: each strategy turns indicator columns into one signal per
-//! bar, +1 (bullish), -1 (bearish) or 0, decided at the bar's close.
+//! The seven strategies as they were hand-written before rules: the
+//! reference the presets' rule forms must equal bit for bit. Each turns
+//! indicator columns into one signal per bar, +1 (bullish), -1 (bearish) or
+//! 0, decided at the bar's close.
 //!
 //! A cross is strict on both bars: `a` crosses above `b` at `t` when
 //! `a[t-1] < b[t-1]` and `a[t] > b[t]` (below: the mirror). Comparisons with
 //! NaN are false, so no signal fires during an indicator's warm-up.
 
-use std::fmt;
-
 use bt_candles::CandlesView;
 
-use crate::cache::{IndicatorCache, IndicatorKey};
+use super::cache::{IndicatorCache, IndicatorKey};
 
 /// Bollinger band rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,57 +62,6 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// The strategy kinds and their parameters, in bundle order.
-    pub const KINDS: [(&'static str, &'static [&'static str]); 7] = [
-        ("sma_cross", &["fast", "slow"]),
-        ("ema_cross", &["fast", "slow"]),
-        ("rsi", &["period", "lower", "upper"]),
-        ("macd_cross", &["fast", "slow", "signal"]),
-        ("bollinger", &["period", "k", "mode"]),
-        ("supertrend", &["period", "multiplier"]),
-        ("donchian", &["period"]),
-    ];
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::SmaCross { .. } => "sma_cross",
-            Self::EmaCross { .. } => "ema_cross",
-            Self::Rsi { .. } => "rsi",
-            Self::MacdCross { .. } => "macd_cross",
-            Self::Bollinger { .. } => "bollinger",
-            Self::Supertrend { .. } => "supertrend",
-            Self::Donchian { .. } => "donchian",
-        }
-    }
-
-    /// Parameter values as text, in `KINDS` order.
-    pub fn params(&self) -> Vec<(&'static str, String)> {
-        match *self {
-            Self::SmaCross { fast, slow } | Self::EmaCross { fast, slow } => {
-                vec![("fast", fast.to_string()), ("slow", slow.to_string())]
-            }
-            Self::Rsi { period, lower, upper } => {
-                vec![
-                    ("period", period.to_string()),
-                    ("lower", lower.to_string()),
-                    ("upper", upper.to_string()),
-                ]
-            }
-            Self::MacdCross { fast, slow, signal } => {
-                vec![("fast", fast.to_string()), ("slow", slow.to_string()), ("signal", signal.to_string())]
-            }
-            Self::Bollinger { period, k, mode } => vec![
-                ("period", period.to_string()),
-                ("k", k.to_string()),
-                ("mode", if mode == BandMode::Breakout { "breakout" } else { "reversion" }.to_owned()),
-            ],
-            Self::Supertrend { period, multiplier } => {
-                vec![("period", period.to_string()), ("multiplier", multiplier.to_string())]
-            }
-            Self::Donchian { period } => vec![("period", period.to_string())],
-        }
-    }
-
     /// Writes the signal of every bar into `out` (length of the candles).
     pub fn signals(&self, c: CandlesView<'_>, cache: &IndicatorCache, out: &mut [i8]) {
         let n = c.len().min(out.len());
@@ -177,13 +126,6 @@ impl Strategy {
                 }
             }
         }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let params: Vec<String> = self.params().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        write!(f, "{}({})", self.kind(), params.join(","))
     }
 }
 
@@ -340,11 +282,5 @@ mod tests {
         // The fall slows at bar 40 (-0.78 after -1.54): the line turns up through its signal there.
         assert_eq!(ups, [40], "{m:?}");
         assert!(m.iter().all(|&x| x >= 0));
-    }
-
-    #[test]
-    fn display_names_parameters() {
-        let s = Strategy::Bollinger { period: 20, k: 2.0, mode: BandMode::Reversion };
-        assert_eq!(s.to_string(), "bollinger(period=20,k=2,mode=reversion)");
     }
 }
