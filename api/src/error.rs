@@ -12,11 +12,13 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// For an error in a strategy rule: the byte offset in the rule.
+    pub offset: Option<usize>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self { status, code, message: message.into(), field: None, offset: None }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -34,6 +36,13 @@ impl ApiError {
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", message).field(field)
+    }
+
+    /// An invalid spec, with the offset in the rule when the error is in one.
+    pub fn spec(e: bt_engine::bundle::SpecError) -> Self {
+        let mut a = Self::invalid(e.field, e.message);
+        a.offset = e.offset;
+        a
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -58,6 +67,9 @@ impl IntoResponse for ApiError {
         let mut err = serde_json::json!({ "code": self.code, "message": self.message });
         if let Some(f) = self.field {
             err["field"] = f.into();
+        }
+        if let Some(o) = self.offset {
+            err["offset"] = o.into();
         }
         (self.status, Json(serde_json::json!({ "error": err }))).into_response()
     }

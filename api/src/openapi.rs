@@ -60,12 +60,29 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                     "type": "object", "required": ["code", "message"],
-                    "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" } } } } },
+                    "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" },
+                        "offset": { "type": "integer", "minimum": 0, "description": "For an error in a strategy rule: the byte offset in the rule's text" } } } } },
+                "Grid": { "description": "One value, a list, or an inclusive range",
+                    "oneOf": [ { "type": ["number", "string"] }, { "type": "array", "items": { "type": ["number", "string"] } },
+                               { "type": "object", "required": ["start", "stop", "step"], "properties": {
+                                   "start": { "type": "number" }, "stop": { "type": "number" }, "step": { "type": "number" } } } ] },
+                "Strategy": { "type": "object",
+                    "description": "A preset (kind and a grid per parameter, e.g. fast, slow) or rules (entry/exit expressions with $params; grammar in docs/strategies.md). Rules fire at a bar's close and fill at the next open.",
+                    "properties": {
+                        "kind": { "type": "string", "enum": ["sma_cross", "ema_cross", "rsi", "macd_cross", "bollinger", "supertrend", "donchian"] },
+                        "entry_long": { "type": "string", "description": "Condition to open a long, e.g. cross_above(sma(close, $fast), sma(close, $slow)) and rsi(close, 14) < $rsi_max" },
+                        "exit_long": { "type": "string", "description": "Condition to close a long" },
+                        "entry_short": { "type": "string", "description": "Condition to open a short" },
+                        "exit_short": { "type": "string", "description": "Condition to close a short" },
+                        "params": { "description": "Grids of the rules' $params, in declaration order (variants number the last fastest): an object, or a list of [name, grid] pairs",
+                            "oneOf": [ { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/Grid" } },
+                                       { "type": "array", "items": { "type": "array", "minItems": 2, "maxItems": 2 } } ] } },
+                    "additionalProperties": { "$ref": "#/components/schemas/Grid" } },
                 "BundleSpec": { "type": "object", "required": ["datasets", "strategy"], "additionalProperties": false,
                     "description": "The bundle format of bt run (README, Bundles), as JSON",
                     "properties": {
                         "name": { "type": "string" }, "initial_balance": { "type": "number" },
-                        "datasets": { "type": "object" }, "strategy": { "type": "object" },
+                        "datasets": { "type": "object" }, "strategy": { "$ref": "#/components/schemas/Strategy" },
                         "money": { "type": "object" }, "costs": { "type": "object" } } },
                 "Accepted": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
@@ -78,7 +95,8 @@ pub fn document() -> Value {
                     "created_at": { "type": "string" }, "started_at": { "type": ["string", "null"] },
                     "finished_at": { "type": ["string", "null"] }, "error": { "type": ["string", "null"] } } },
                 "Variant": { "type": "object", "properties": {
-                    "variant": { "type": "integer" }, "dataset": { "type": "object" }, "strategy": { "type": "object" },
+                    "variant": { "type": "integer" }, "dataset": { "type": "object" },
+                    "strategy": { "type": "object", "description": "kind (a preset or \"rules\"), each parameter's value, and rules: each rule with the values in place of $params" },
                     "money": { "type": "object" }, "metrics": { "type": "object" } } }
             }
         },
@@ -91,7 +109,7 @@ pub fn document() -> Value {
                     "responses": std_errors(json!({
                         "202": { "description": "Enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
                         "413": error_response("Body larger than the limit"),
-                        "422": error_response("Invalid bundle (the field is named), too many variants, or a dataset not in the catalog") })) },
+                        "422": error_response("Invalid bundle (the field is named; in a rule, with its offset), too many variants, a dataset not in the catalog, or a data column a rule reads that a dataset lacks") })) },
                 "get": { "summary": "The caller's bundles, newest first", "parameters": page_params(),
                     "responses": std_errors(json!({ "200": { "description": "A page of bundles" } })) }
             },

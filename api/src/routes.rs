@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use bt_engine::bundle::{Bundle, BundleSpec, Limits, Money};
 use bt_engine::metrics::Metrics;
-use bt_engine::strategy::Strategy;
+use bt_engine::strategy::{Strategy, Value as StrategyValue};
 use bt_queue::{BundleProgress, CancelOutcome};
 use bt_service::submit::{SubmitError, SubmitOptions, plan};
 use serde::Deserialize;
@@ -78,13 +78,14 @@ pub async fn submit(
             ApiError::bad_request(e.body_text())
         }
     })?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+    serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"))
     })?;
+    // Straight from the text, not through a `Value` (whose maps sort their
+    // keys): rule parameters number the variants in declaration order.
     let spec: BundleSpec =
-        serde_json::from_value(value).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
-    let bundle = Bundle::new(spec, Limits { max_variants: s.cfg.max_variants })
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
+    let bundle = Bundle::new(spec, Limits { max_variants: s.cfg.max_variants }).map_err(ApiError::spec)?;
     let opts = SubmitOptions {
         owner,
         priority: q.priority,
@@ -103,6 +104,7 @@ pub async fn submit(
                     ApiError::invalid("datasets", e.to_string())
                 }
                 SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
+                SubmitError::MissingColumn { .. } => ApiError::invalid("strategy", e.to_string()),
                 e => ApiError::internal("planning a bundle", e),
             })?;
     new.execution = policy.decide(new.id);
@@ -215,19 +217,29 @@ async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Bundle, ApiError> {
         .map_err(|e| ApiError::internal("stored bundle spec", e))
 }
 
+/// `{"kind": "sma_cross" | "rules", <parameter>: <value>..., "rules": {"entry_long": ...}}`:
+/// the parameters typed, the rules with them in place of `$names`.
 fn strategy_json(st: &Strategy) -> Value {
     let mut m = serde_json::Map::new();
-    m.insert("kind".into(), st.kind().into());
-    for (k, v) in st.params() {
-        let val = v.parse::<f64>().map_or_else(|_| Value::String(v.clone()), num);
-        m.insert(k.into(), val);
+    m.insert("kind".into(), st.kind_name().into());
+    for (k, v) in &st.params {
+        let val = match v {
+            StrategyValue::Int(i) => (*i).into(),
+            StrategyValue::Num(x) => num(*x),
+            StrategyValue::Text(t) => t.clone().into(),
+        };
+        m.insert(k.clone(), val);
     }
+    let rules: serde_json::Map<String, Value> =
+        st.rules().into_iter().map(|(r, t)| (r.to_owned(), t.into())).collect();
+    m.insert("rules".into(), Value::Object(rules));
     Value::Object(m)
 }
 
 fn money_json(m: &Money) -> Value {
     json!({
-        "stop_loss": m.stop_loss, "take_profit": m.take_profit, "leverage": m.leverage,
+        "stop_loss": m.stop_loss, "take_profit": m.take_profit,
+        "trailing_stop": m.trailing_stop, "max_bars": m.max_bars, "leverage": m.leverage,
         "size": m.size, "direction": m.direction.as_str(),
     })
 }

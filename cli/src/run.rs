@@ -10,6 +10,7 @@ use bt_candles::{Candles, Catalog, time};
 use bt_engine::bundle::{Bundle, Limits, Money};
 use bt_engine::metrics::Metrics;
 use bt_engine::sim::Detail;
+use bt_engine::strategy::Value;
 use bt_engine::sweep::{SweepControl, VariantResult, run_variant, sweep};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,7 +59,27 @@ pub fn read_bundle(path: &Path, limits: Limits) -> Result<Bundle> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let bundle = if json { Bundle::from_json(&text, limits) } else { Bundle::from_toml(&text, limits) };
-    bundle.with_context(|| format!("{}: invalid bundle", path.display()))
+    // A rule's error shows the rule with a caret under the position.
+    bundle.map_err(|e| anyhow::anyhow!("{}: invalid bundle: {}", path.display(), e.render()))
+}
+
+/// Refuses a dataset that lacks a data column the rules read, naming both.
+pub(crate) fn check_columns(bundle: &Bundle, c: &Candles, d: &bt_engine::bundle::DatasetRef) -> Result<()> {
+    let have: Vec<&str> = c.view().extra.names().collect();
+    for name in &bundle.columns {
+        if !have.contains(&name.as_str()) {
+            let hint = bt_engine::rules::closest(name, have.iter().copied())
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            bail!(
+                "strategy: the rules read col({name:?}), which {}/{} does not have (its data columns: {}){hint}",
+                d.ticker,
+                d.timeframe,
+                if have.is_empty() { "none".to_owned() } else { have.join(", ") }
+            );
+        }
+    }
+    Ok(())
 }
 
 fn load_datasets(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<Candles>> {
@@ -67,6 +88,7 @@ fn load_datasets(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<Candles>> {
         .iter()
         .map(|d| {
             let l = catalog.load(&d.ticker, d.timeframe, bundle.range)?;
+            check_columns(bundle, &l.candles, d)?;
             if l.candles.len() < 2 {
                 bail!(
                     "{}/{}: {} bars in the bundle's time range; need at least 2",
@@ -102,8 +124,12 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         let v = bundle.variant(n).context("variant")?;
         let d = &bundle.datasets[v.dataset];
         let candles = catalog.load(&d.ticker, d.timeframe, bundle.range)?.candles;
+        check_columns(&bundle, &candles, d)?;
         let (m, detail) = run_variant(&bundle, n, candles.view()).context("variant")?;
         writeln!(out, "variant {n}: {}/{} {} {}", d.ticker, d.timeframe, v.strategy, money_text(&v.money))?;
+        for (rule, text) in v.strategy.rules() {
+            writeln!(out, "  {rule:<12} {text}")?;
+        }
         for name in Metrics::NAMES {
             writeln!(out, "  {name:<26} {}", m.get(name).map_or_else(String::new, fmt_num))?;
         }
@@ -174,6 +200,13 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         // NaN last either way, then by variant index.
         x.is_nan().cmp(&y.is_nan()).then(c).then(results[a].index.cmp(&results[b].index))
     });
+    if bundle.spec.strategy.kind.is_none() {
+        for (rule, text) in bundle.spec.strategy.rule_text().all().iter().zip(bt_engine::rules::RULES) {
+            if let Some(t) = rule {
+                writeln!(out, "{text:<12} {t}")?;
+            }
+        }
+    }
     print_table(out, &bundle, &results, &order[..args.top.min(order.len())])?;
     if let Some(p) = &args.out {
         write_results(p, &bundle, &results)?;
@@ -188,8 +221,10 @@ fn fmt_num(v: f64) -> String {
 
 fn money_text(m: &Money) -> String {
     let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |x| format!("{}%", x * 100.0));
+    let trail = m.trailing_stop.map_or_else(String::new, |x| format!(" trail={}%", x * 100.0));
+    let bars = m.max_bars.map_or_else(String::new, |n| format!(" bars={n}"));
     format!(
-        "sl={} tp={} lev={} size={} {}",
+        "sl={} tp={}{trail}{bars} lev={} size={} {}",
         pct(m.stop_loss),
         pct(m.take_profit),
         m.leverage,
@@ -247,16 +282,26 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
             "timeframe".into(),
             variants.iter().map(|v| bundle.datasets[v.dataset].timeframe.as_str()).collect::<Vec<_>>(),
         ),
-        Column::new("strategy".into(), variants.iter().map(|v| v.strategy.kind()).collect::<Vec<_>>()),
+        Column::new("strategy".into(), variants.iter().map(|v| v.strategy.kind_name()).collect::<Vec<_>>()),
     ];
-    let names: Vec<&str> =
-        variants.first().map(|v| v.strategy.params().iter().map(|p| p.0).collect()).unwrap_or_default();
-    for (k, name) in names.iter().enumerate() {
-        let vals: Vec<String> = variants.iter().map(|v| v.strategy.params()[k].1.clone()).collect();
-        let nums: Option<Vec<f64>> = vals.iter().map(|s| s.parse::<f64>().ok()).collect();
-        cols.push(match nums {
-            Some(v) => Column::new((*name).into(), v),
-            None => Column::new((*name).into(), vals),
+    if bundle.spec.strategy.kind.is_none() {
+        cols.push(Column::new(
+            "rules".into(),
+            variants.iter().map(|v| v.strategy.rules_text()).collect::<Vec<String>>(),
+        ));
+    }
+    for (k, (name, _)) in bundle.strategies.params.iter().enumerate() {
+        let vals: Vec<&Value> = variants.iter().map(|v| &v.strategy.params[k].1).collect();
+        let name = name.as_str().into();
+        cols.push(if vals.iter().all(|v| matches!(v, Value::Int(_))) {
+            Column::new(
+                name,
+                vals.iter().map(|v| if let Value::Int(x) = v { *x } else { 0 }).collect::<Vec<i64>>(),
+            )
+        } else if let Some(nums) = vals.iter().map(|v| v.as_f64()).collect::<Option<Vec<f64>>>() {
+            Column::new(name, nums)
+        } else {
+            Column::new(name, vals.iter().map(|v| v.to_string()).collect::<Vec<String>>())
         });
     }
     let opt = |f: fn(&Money) -> Option<f64>| {
@@ -264,6 +309,11 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
     };
     cols.push(Column::new("stop_loss".into(), opt(|m| m.stop_loss)));
     cols.push(Column::new("take_profit".into(), opt(|m| m.take_profit)));
+    cols.push(Column::new("trailing_stop".into(), opt(|m| m.trailing_stop)));
+    cols.push(Column::new(
+        "max_bars".into(),
+        variants.iter().map(|v| v.money.max_bars.unwrap_or(0)).collect::<Vec<u32>>(),
+    ));
     cols.push(Column::new(
         "leverage".into(),
         variants.iter().map(|v| v.money.leverage).collect::<Vec<f64>>(),

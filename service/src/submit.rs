@@ -23,6 +23,10 @@ pub enum SubmitError {
     MissingDataset { ticker: String, timeframe: Timeframe, root: String },
     #[error("dataset {ticker}/{timeframe} has no bars in the bundle's time range")]
     EmptyRange { ticker: String, timeframe: Timeframe },
+    #[error(
+        "the rules read col({column:?}), which {ticker}/{timeframe} does not have (its data columns: {have}){hint}"
+    )]
+    MissingColumn { ticker: String, timeframe: Timeframe, column: String, have: String, hint: String },
     #[error("the bundle would be {jobs} jobs, more than {max}: raise the job size")]
     TooManyJobs { jobs: usize, max: usize },
     #[error(transparent)]
@@ -105,9 +109,36 @@ pub fn estimate_bars(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<u64>, Sub
         .collect()
 }
 
+/// Refuses a bundle whose rules read a data column that one of its datasets
+/// lacks (read from the files' schemas, no candle is read).
+pub fn check_columns(bundle: &Bundle, catalog: &Catalog) -> Result<(), SubmitError> {
+    if bundle.columns.is_empty() {
+        return Ok(());
+    }
+    for d in &bundle.datasets {
+        let have = catalog.columns(&d.ticker, d.timeframe)?;
+        for column in &bundle.columns {
+            if !have.contains(column) {
+                let hint = bt_engine::rules::closest(column, have.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                return Err(SubmitError::MissingColumn {
+                    ticker: d.ticker.clone(),
+                    timeframe: d.timeframe,
+                    column: column.clone(),
+                    have: if have.is_empty() { "none".into() } else { have.join(", ") },
+                    hint,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The bundle and its jobs, ready for [`bt_queue::Store::enqueue_bundle`].
 pub fn plan(bundle: &Bundle, catalog: &Catalog, opts: &SubmitOptions) -> Result<NewBundle, SubmitError> {
     let bars = estimate_bars(bundle, catalog)?;
+    check_columns(bundle, catalog)?;
     let datasets: Vec<(String, String, u64)> = bundle
         .datasets
         .iter()

@@ -474,7 +474,9 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
                         bar_variants: candles.len() as u64 * results.len() as u64,
                         rows: results.iter().map(|r| to_row(r.index, &r.metrics)).collect(),
                     },
-                    Ok(Err(e @ SweepError::Range { .. })) => failed(e.to_string(), false),
+                    // A combination whose rules do not compile, or a data
+                    // column the dataset lost since submission: permanent.
+                    Ok(Err(e @ (SweepError::Range { .. } | SweepError::Strategy(_)))) => failed(e.to_string(), false),
                     Ok(Err(SweepError::Cancelled)) => failed("the run was cancelled unexpectedly", true),
                     Err(_) => failed("the backtest panicked", true),
                 };

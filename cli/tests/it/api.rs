@@ -118,6 +118,44 @@ async fn submit_poll_results_and_trades_over_http(pool: PgPool) {
         "{}",
         d["trades"][0]
     );
+    // A rules bundle: a bad rule is refused with its field and offset; a
+    // good one runs, and its results show the rules with their values.
+    let bad = r#"{"datasets":{"tickers":["BTCUSD"],"timeframes":["1h"]},"strategy":{"entry_long":"close > smaa(close, $p)","params":{"p":[10]}}}"#;
+    let (code, e) = http(addr, "POST", "/v1/bundles", &key, bad);
+    assert_eq!(code, 422, "{e}");
+    assert_eq!(
+        (&e["error"]["field"], &e["error"]["offset"], &e["error"]["message"]),
+        (
+            &Value::from("strategy.entry_long"),
+            &Value::from(8),
+            &Value::from("unknown function `smaa`; did you mean `sma`?")
+        )
+    );
+    let rules = r#"{"datasets":{"tickers":["BTCUSD"],"timeframes":["1h"]},"strategy":{"entry_long":"cross_above(ema(close, $fast), ema(close, $slow))","exit_long":"rsi(close, 14) > $rsi_max","params":{"slow":[30,60],"fast":[5,10],"rsi_max":[70]}},"costs":{"fee_bps":10}}"#;
+    let (code, v) = http(addr, "POST", "/v1/bundles", &key, rules);
+    assert_eq!(code, 202, "{v}");
+    let rid = v["id"].as_str().expect("id").to_owned();
+    let t = Instant::now();
+    while http(addr, "GET", &format!("/v1/bundles/{rid}"), &key, "").1["status"] != "completed" {
+        assert!(t.elapsed() < Duration::from_secs(90), "{}", work.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, r) = http(addr, "GET", &format!("/v1/bundles/{rid}/results?limit=10"), &key, "");
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["results"].as_array().map(Vec::len), Some(4), "{r}");
+    // Declaration order: slow, fast, rsi_max; the last fastest.
+    let row1 = r["results"].as_array().and_then(|a| a.iter().find(|x| x["variant"] == 1)).expect("variant 1");
+    let s1 = &row1["strategy"];
+    assert_eq!(
+        (&s1["kind"], &s1["slow"], &s1["fast"], &s1["rsi_max"]),
+        (&Value::from("rules"), &Value::from(30), &Value::from(10), &Value::from(70))
+    );
+    assert_eq!(s1["rules"]["entry_long"], "cross_above(ema(close, 10), ema(close, 30))");
+    assert_eq!(s1["rules"]["exit_long"], "rsi(close, 14) > 70");
+    let (code, d) = http(addr, "GET", &format!("/v1/bundles/{rid}/variants/1"), &key, "");
+    assert_eq!(code, 200, "{d}");
+    assert_eq!(d["metrics"], row1["metrics"], "the detail path equals the sweep");
+    assert_eq!(d["strategy"], *s1);
     // Another owner sees nothing of it.
     let bob = mint(&url, "bob");
     assert_eq!(http(addr, "GET", &format!("/v1/bundles/{id}"), &bob, "").0, 404);

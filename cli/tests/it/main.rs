@@ -3,6 +3,7 @@
 mod api;
 mod data_commands;
 mod deploy;
+mod examples;
 mod indicators_cmd;
 mod run_bundle;
 mod sample_data;

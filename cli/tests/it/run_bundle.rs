@@ -34,7 +34,7 @@ fn run_ranks_writes_every_variant_and_details_one() {
     let csv = std::fs::read_to_string(cwd.join("all.csv")).expect("csv");
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 865);
-    assert!(rows[0].starts_with("variant,ticker,timeframe,strategy,period,lower,upper,stop_loss,take_profit,leverage,size,direction,final_equity,"));
+    assert!(rows[0].starts_with("variant,ticker,timeframe,strategy,period,lower,upper,stop_loss,take_profit,trailing_stop,max_bars,leverage,size,direction,final_equity,"));
     // Rows are in variant order; the top-ranked variant's final equity matches its detail run.
     let top: u64 = lines[2].split_whitespace().nth(1).expect("variant").parse().expect("index");
     let row: Vec<&str> = rows[top as usize + 1].split(',').collect();
@@ -55,7 +55,8 @@ fn run_ranks_writes_every_variant_and_details_one() {
     assert!(d.ok, "{d:?}");
     let fe = d.stdout.lines().find(|l| l.trim_start().starts_with("final_equity")).expect("final_equity");
     let fe: f64 = fe.split_whitespace().nth(1).expect("value").parse().expect("number");
-    let want: f64 = row[12].parse().expect("csv number");
+    let col = rows[0].split(',').position(|h| h == "final_equity").expect("final_equity column");
+    let want: f64 = row[col].parse().expect("csv number");
     assert!((fe - want).abs() <= 1e-6 * want.abs(), "detail {fe} vs sweep {want}");
     let trades = std::fs::read_to_string(cwd.join("t.csv")).expect("trades");
     assert!(trades.starts_with("side,entry_bar,entry_time,entry_price,exit_bar,exit_time,exit_price,"));

@@ -240,21 +240,17 @@ async fn assert_all_results(pool: &PgPool, id: Uuid) {
 /// `bt results --out` equals `bt run --out` on the same bundle, byte for byte
 /// (so every metric, bit for bit, in the same rows).
 fn assert_equals_bt_run(url: &str, id: Uuid, bundle: &Path, dir: &Path) {
+    assert_equals_bt_run_on(url, id, bundle, dir, &catalog());
+}
+
+fn assert_equals_bt_run_on(url: &str, id: Uuid, bundle: &Path, dir: &Path, cat: &str) {
     let ours = dir.join(format!("{id}.json"));
     let r = bt_with_db(url, &["results", &id.to_string(), "--out", ours.to_str().expect("utf-8")]);
     assert!(r.ok, "{r:?}");
     let theirs = dir.join(format!("{id}-run.json"));
-    let cat = catalog();
     let r = bt_with_db(
         url,
-        &[
-            "run",
-            bundle.to_str().expect("utf-8"),
-            "--catalog",
-            &cat,
-            "--out",
-            theirs.to_str().expect("utf-8"),
-        ],
+        &["run", bundle.to_str().expect("utf-8"), "--catalog", cat, "--out", theirs.to_str().expect("utf-8")],
     );
     assert!(r.ok, "{r:?}");
     let (a, b) =
@@ -301,6 +297,67 @@ async fn results_equal_bt_run_for_one_job_and_many(pool: PgPool) {
     // The dataset cache: each of the two datasets read once for 18 jobs.
     assert_eq!(w.events("job claimed").len(), 18);
     assert_eq!(w.events("dataset loaded").len(), 2, "{}", w.logs());
+}
+
+/// A rules bundle reading a data column: `bt submit` + `bt work` store what
+/// `bt run` computes, and a bundle naming a column the data lacks is refused
+/// at submission.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rules_bundle_with_a_data_column_equals_bt_run(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cat = dir.path().join("cat");
+    std::fs::create_dir_all(cat.join("BTCUSD")).expect("mkdir");
+    std::fs::copy(repo_root().join("data/BTCUSD/1h.parquet"), cat.join("BTCUSD/1h.parquet")).expect("copy");
+    let cat = cat.to_str().expect("utf-8").to_owned();
+    let csv = repo_root().join("examples/btc_signal.csv");
+    let r = bt_with_db(
+        &url,
+        &["data", "import", csv.to_str().expect("utf-8"), "--ticker", "BTCSIG", "--catalog", &cat],
+    );
+    assert!(r.ok, "{r:?}");
+    let w = Worker::start(&url, "rules", dir.path(), &[("BT_CATALOG", &cat)]);
+    let bundle = dir.path().join("rules.toml");
+    std::fs::write(
+        &bundle,
+        r#"name = "rules"
+[datasets]
+tickers = ["BTCSIG"]
+timeframes = ["1h"]
+[strategy]
+entry_long = "col('signal') > $t and rsi(close, 14) < $r"
+exit_long = "col('signal') < 0 or cross_below(sma(close, 5), sma(close, 20))"
+[strategy.params]
+t = [0, 0.5, 1]
+r = [60, 80]
+[money]
+stop_loss = [0, 0.02]
+[costs]
+fee_bps = 10
+"#,
+    )
+    .expect("write");
+    let sub = |file: &Path| {
+        bt_with_db(&url, &["submit", file.to_str().expect("utf-8"), "--catalog", &cat, "--job-size", "2000"])
+    };
+    let r = sub(&bundle);
+    assert!(r.ok, "{r:?}");
+    let id: Uuid = r.stdout.trim().parse().expect("id");
+    wait_for(&pool, id, "completed", Duration::from_secs(120), &[&w]).await;
+    assert_all_results(&pool, id).await;
+    assert_equals_bt_run_on(&url, id, &bundle, dir.path(), &cat);
+    let results = std::fs::read_to_string(dir.path().join(format!("{id}.json"))).expect("results");
+    assert!(results.contains("col('signal') > 0.5 and rsi(close, 14) < 80"), "{results}");
+    // A column the dataset lacks: refused at submission, naming it.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&bundle).expect("read").replace("col('signal') >", "col('signals') >"),
+    )
+    .expect("write");
+    let r = sub(&bad);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("col(\"signals\"), which BTCSIG/1h does not have (its data columns: signal); did you mean `signal`?"), "{r:?}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
