@@ -6,11 +6,10 @@ use std::hint::black_box;
 
 use bt_candles::{GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};
-use bt_engine::cache::IndicatorCache;
 use bt_engine::indicators as ind;
 use bt_engine::metrics::Accumulator;
+use bt_engine::rules::ExprCache;
 use bt_engine::sim::{Direction, NoRecord, SimParams, simulate};
-use bt_engine::strategy::Strategy;
 use bt_engine::sweep::{Kernel, SweepControl, sweep_with};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -57,8 +56,12 @@ fn bench_indicators(c: &mut Criterion) {
 fn bench_simulator(c: &mut Criterion) {
     let k =
         generate(&GenerateSpec { bars: BARS, seed: 42, start_price: 30_000.0, ..GenerateSpec::default() });
-    let mut sig = vec![0i8; BARS];
-    Strategy::SmaCross { fast: 10, slow: 100 }.signals(k.view(), &IndicatorCache::default(), &mut sig);
+    let mut sig = vec![0u8; BARS];
+    let spec = "[datasets]\ntickers = [\"B\"]\ntimeframes = [\"1m\"]\n[strategy]\nkind = \"sma_cross\"\nfast = 10\nslow = 100";
+    let Ok(b) = Bundle::from_toml(spec, Limits::default()) else { return };
+    if b.strategies.get(0).signals(k.view(), &ExprCache::default(), &mut sig).is_err() {
+        return;
+    }
     let p = SimParams {
         initial_balance: 10_000.0,
         direction: Direction::Both,
@@ -66,6 +69,8 @@ fn bench_simulator(c: &mut Criterion) {
         leverage: 2.0,
         stop_loss: Some(0.02),
         take_profit: Some(0.05),
+        trailing_stop: None,
+        max_bars: None,
         fee_bps: 10.0,
         slippage_bps: 1.0,
     };
