@@ -519,7 +519,7 @@ impl Budget {
 /// grid compiles a covering set (every value of every parameter at least
 /// once) and leaves value-combination errors (`sma(close, $a - $b)` with
 /// `$a <= $b`) to the run.
-const COMPILE_ALL: usize = 20_000;
+const COMPILE_ALL: usize = 4_096;
 
 /// Indices of a grid that take every value of every parameter at least
 /// once (the others at their first value), the first first.

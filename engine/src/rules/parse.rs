@@ -221,7 +221,16 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     i: usize,
+    /// Nesting depth (parentheses, arguments, `not`, unary `-`), bounded so
+    /// that hostile input cannot overflow the stack.
+    depth: usize,
 }
+
+/// Deepest nesting a rule may have.
+const MAX_DEPTH: usize = 64;
+
+/// Longest rule, in bytes.
+pub const MAX_LEN: usize = 4096;
 
 impl Parser {
     fn peek(&self) -> &Tok {
@@ -248,7 +257,22 @@ impl Parser {
         }
     }
 
+    fn enter(&mut self) -> Result<(), RuleError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(RuleError::new(self.at(), format!("the rule nests deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Expr, RuleError> {
+        self.enter()?;
+        let r = self.or_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn or_inner(&mut self) -> Result<Expr, RuleError> {
         let mut l = self.and()?;
         while self.is_word("or") {
             self.bump();
@@ -271,8 +295,10 @@ impl Parser {
     fn not(&mut self) -> Result<Expr, RuleError> {
         if self.is_word("not") {
             let at = self.bump().1;
-            let e = self.not()?;
-            return Ok(Expr { at, kind: ExprKind::Not(Box::new(e)) });
+            self.enter()?;
+            let e = self.not();
+            self.depth -= 1;
+            return Ok(Expr { at, kind: ExprKind::Not(Box::new(e?)) });
         }
         self.cmp()
     }
@@ -324,7 +350,10 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, RuleError> {
         if *self.peek() == Tok::Minus {
             let at = self.bump().1;
-            let e = self.unary()?;
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            let e = e?;
             // A literal's sign is part of the number.
             if let ExprKind::Num(v) = e.kind {
                 return Ok(Expr { at, kind: ExprKind::Num(-v) });
@@ -401,7 +430,10 @@ impl Parser {
 
 /// Parses one rule.
 pub fn parse(src: &str) -> Result<Expr, RuleError> {
-    let mut p = Parser { toks: lex(src)?, i: 0 };
+    if src.len() > MAX_LEN {
+        return Err(RuleError::new(MAX_LEN, format!("the rule is longer than {MAX_LEN} bytes")));
+    }
+    let mut p = Parser { toks: lex(src)?, i: 0, depth: 0 };
     if *p.peek() == Tok::End {
         return Err(RuleError::new(0, "empty rule"));
     }
@@ -486,5 +518,13 @@ mod tests {
         assert_eq!(e("clse > 1").0, 0);
         assert!(e("clse > 1").1.contains("did you mean `close`"), "{:?}", e("clse > 1"));
         assert_eq!(e("close # 1"), (6, "unexpected character `#`".into()));
+        // Hostile input: deep nesting and long rules are refused, not a stack overflow.
+        let deep = format!("{}close{} > 1", "(".repeat(5000), ")".repeat(5000));
+        assert_eq!(e(&deep[..4000]).1, "the rule nests deeper than 64 levels");
+        assert_eq!(e(&"not ".repeat(1000)).1, "the rule nests deeper than 64 levels");
+        assert_eq!(e(&"-".repeat(1000)).1, "the rule nests deeper than 64 levels");
+        assert_eq!(e(&"sma(".repeat(900)).1, "the rule nests deeper than 64 levels");
+        assert_eq!(e(&deep), (4096, "the rule is longer than 4096 bytes".into()));
+        assert!(parse(&format!("{}close{} > 1", "(".repeat(60), ")".repeat(60))).is_ok());
     }
 }
