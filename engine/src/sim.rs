@@ -83,7 +83,7 @@ pub mod flags {
         let (el, xl, es, xs) = (el & long_ok, xl & long_ok, es & short_ok, xs & short_ok);
         let both = el & es;
         let (el, es) = (el ^ both, es ^ both);
-        el * ENTER_LONG | (xl | es) * EXIT_LONG | es * ENTER_SHORT | (xs | el) * EXIT_SHORT
+        (el * ENTER_LONG) | ((xl | es) * EXIT_LONG) | (es * ENTER_SHORT) | ((xs | el) * EXIT_SHORT)
     }
 
     /// The signal of a preset's +1 (bullish) / -1 (bearish) / 0.

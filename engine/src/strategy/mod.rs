@@ -148,12 +148,15 @@ impl Param {
     }
 }
 
+/// Checks across a preset's grids; an error is (field, message).
+pub type CheckFn = fn(&[Vec<Value>]) -> Result<(), (String, String)>;
+
 /// A preset: its parameters, the checks across their grids (field, message),
 /// and its rules for one combination.
 #[derive(Debug)]
 pub struct Preset {
     pub params: &'static [Param],
-    pub check: fn(&[Vec<Value>]) -> Result<(), (String, String)>,
+    pub check: CheckFn,
     pub rules: fn(&[Value]) -> RuleText,
 }
 
@@ -348,7 +351,7 @@ mod tests {
         match rng.int(0, 6) {
             0 | 1 => {
                 let (f, s) = (rng.int(1, 30) as usize, rng.int(31, 120) as usize);
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     (
                         format!("kind = \"sma_cross\"\nfast = {f}\nslow = {s}"),
                         Hand::SmaCross { fast: f, slow: s },
