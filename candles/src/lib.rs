@@ -25,7 +25,7 @@ mod write;
 pub use catalog::{Catalog, CatalogLoad, DatasetInfo, normalise_ticker};
 pub use error::{Error, Invalid, Problem, Result};
 pub use frame::{Candles, CandlesView, Columns, Extra, ExtraKind, Extras, SortDedup, TimeRange};
-pub use generate::{GenerateSpec, generate};
+pub use generate::{GenerateSpec, SplitMix64, generate};
 pub use load::{FileFormat, LoadOptions, Loaded, SkipReason, SkippedColumn, load};
 pub use resample::resample;
 pub use timeframe::{ParseTimeframeError, Timeframe};

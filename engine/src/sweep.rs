@@ -360,15 +360,11 @@ mod tests {
     }
 
     /// SplitMix64, for reproducible random bundles.
-    struct Rng(u64);
+    struct Rng(bt_candles::SplitMix64);
 
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            self.0.next_u64()
         }
         fn pick<T: Copy>(&mut self, v: &[T]) -> T {
             v[(self.next() % v.len() as u64) as usize]
@@ -389,7 +385,7 @@ mod tests {
 
     #[test]
     fn lane_kernels_equal_the_scalar_path_on_random_data_and_variants() {
-        let mut rng = Rng(0x5EED);
+        let mut rng = Rng(bt_candles::SplitMix64(0x5EED));
         for case in 0..28 {
             let text = format!(
                 r#"

@@ -329,14 +329,10 @@ mod tests {
     use crate::strategy::cache::IndicatorCache;
 
     /// SplitMix64.
-    struct Rng(u64);
+    struct Rng(bt_candles::SplitMix64);
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            self.0.next_u64()
         }
         fn int(&mut self, lo: u64, hi: u64) -> u64 {
             lo + self.next() % (hi - lo + 1)
@@ -406,7 +402,7 @@ mod tests {
 
     #[test]
     fn presets_equal_the_hand_written_strategies_bit_for_bit() {
-        let mut rng = Rng(0xB17);
+        let mut rng = Rng(bt_candles::SplitMix64(0xB17));
         let mut fired = [0usize; 7];
         for case in 0..140 {
             let (spec, hand) = random_preset(&mut rng);

@@ -7,15 +7,11 @@ use bt_engine::bundle::{Bundle, Limits};
 use bt_engine::sweep::{Kernel, SweepControl, run_variant, sweep_with};
 
 /// SplitMix64.
-struct Rng(u64);
+struct Rng(bt_candles::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -86,7 +82,7 @@ fn candles(r: &mut Rng, bars: usize) -> Candles {
 
 #[test]
 fn random_rule_trees_sweep_equals_detail_on_any_thread_count() {
-    let mut r = Rng(0xD1CE);
+    let mut r = Rng(bt_candles::SplitMix64(0xD1CE));
     let (mut ran, mut traded) = (0, 0);
     for case in 0..40 {
         let mut rules = Vec::new();
