@@ -63,32 +63,12 @@ pub fn read_bundle(path: &Path, limits: Limits) -> Result<Bundle> {
     bundle.map_err(|e| anyhow::anyhow!("{}: invalid bundle: {}", path.display(), e.render()))
 }
 
-/// Refuses a dataset that lacks a data column the rules read, naming both.
-pub(crate) fn check_columns(bundle: &Bundle, c: &Candles, d: &bt_engine::bundle::DatasetRef) -> Result<()> {
-    let have: Vec<&str> = c.view().extra.names().collect();
-    for name in &bundle.columns {
-        if !have.contains(&name.as_str()) {
-            let hint = bt_engine::rules::closest(name, have.iter().copied())
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
-            bail!(
-                "strategy: the rules read col({name:?}), which {}/{} does not have (its data columns: {}){hint}",
-                d.ticker,
-                d.timeframe,
-                if have.is_empty() { "none".to_owned() } else { have.join(", ") }
-            );
-        }
-    }
-    Ok(())
-}
-
 fn load_datasets(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<Candles>> {
     bundle
         .datasets
         .iter()
         .map(|d| {
             let l = catalog.load(&d.ticker, d.timeframe, bundle.range)?;
-            check_columns(bundle, &l.candles, d)?;
             if l.candles.len() < 2 {
                 bail!(
                     "{}/{}: {} bars in the bundle's time range; need at least 2",
@@ -108,6 +88,9 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     }
     let bundle = read_bundle(&args.bundle, Limits { max_variants: args.max_variants })?;
     let catalog = Catalog::new(&args.catalog);
+    // A data column a rule reads and a dataset lacks: refused before any
+    // candle is read, as a submission is.
+    bt_service::submit::check_columns(&bundle, &catalog)?;
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(t) = args.threads {
         if t == 0 {
@@ -124,7 +107,6 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         let v = bundle.variant(n).context("variant")?;
         let d = &bundle.datasets[v.dataset];
         let candles = catalog.load(&d.ticker, d.timeframe, bundle.range)?.candles;
-        check_columns(&bundle, &candles, d)?;
         let (m, detail) = run_variant(&bundle, n, candles.view()).context("variant")?;
         writeln!(out, "variant {n}: {}/{} {} {}", d.ticker, d.timeframe, v.strategy, money_text(&v.money))?;
         for (rule, text) in v.strategy.rules() {

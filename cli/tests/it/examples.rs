@@ -99,6 +99,6 @@ fn bad_rules_show_a_caret_and_missing_columns_are_named() {
     assert!(!r.ok);
     assert_eq!(
         r.stderr,
-        "error: strategy: the rules read col(\"signl\"), which BTCSIG/1h does not have (its data columns: signal); did you mean `signal`?\n"
+        "error: the rules read col(\"signl\"), which BTCSIG/1h does not have (its data columns: signal); did you mean `signal`?\n"
     );
 }
