@@ -111,6 +111,7 @@ pub(crate) const FUNCTIONS: [(&str, &str); 8] = [
 ];
 
 impl IndSig {
+    #[cfg(test)]
     pub(crate) fn param_names(&self) -> impl Iterator<Item = &'static str> {
         self.params.iter().map(|p| p.0)
     }

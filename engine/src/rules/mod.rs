@@ -19,7 +19,7 @@ pub use compile::{Ind, Node, Op, Opd, Program, RULES, closest};
 pub use eval::{CACHE_BYTES, Column, ExprCache};
 pub use parse::{BinOp, Expr, ExprKind, Price, parse};
 
-pub(crate) use compile::{Builder, FUNCTIONS, INDICATORS};
+pub(crate) use compile::Builder;
 
 /// A rule that does not parse or compile: the byte offset in the rule's text
 /// and what is wrong there.
@@ -136,19 +136,4 @@ pub struct Compiled {
     pub program: Program,
     pub used: Vec<String>,
     pub columns: Vec<String>,
-}
-
-/// Every function and indicator a rule may call, for docs and suggestions:
-/// (usage, outputs).
-pub fn functions() -> Vec<(String, Vec<&'static str>)> {
-    let mut out: Vec<(String, Vec<&'static str>)> = INDICATORS
-        .iter()
-        .map(|s| {
-            let mut args: Vec<&str> = if s.series { vec!["x"] } else { vec![] };
-            args.extend(s.param_names());
-            (format!("{}({})", s.name, args.join(", ")), s.outputs.to_vec())
-        })
-        .collect();
-    out.extend(FUNCTIONS.iter().map(|(_, u)| (u.to_string(), vec![""])));
-    out
 }

@@ -3,6 +3,7 @@
 
 use bt_candles::{Columns, Extra, ExtraKind};
 
+use super::compile::INDICATORS;
 use super::*;
 use crate::sim::flags::{ENTER_LONG, ENTER_SHORT, EXIT_LONG, EXIT_SHORT};
 
