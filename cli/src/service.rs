@@ -292,12 +292,15 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
             rows.iter()
                 .map(|r| {
                     let (index, metrics) = bt_service::results::from_row(r);
+/// Rows per query when `bt results --out` reads a whole bundle.
+const RESULTS_PAGE: i64 = 10_000;
+
                     VariantResult { index, metrics }
                 })
                 .collect()
         };
-        let top =
-            to_results(store.results(args.bundle, &args.sort, !args.ascending, args.top as i64, 0).await?);
+        let ranking = bt_queue::Ranking::new(&args.sort, !args.ascending)?;
+        let top = to_results(store.results(args.bundle, &ranking, None, args.top as i64).await?);
         let st = store.bundle_status(args.bundle, None).await?.context("bundle status")?;
         writeln!(
             out,
@@ -307,7 +310,19 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
         let order: Vec<usize> = (0..top.len()).collect();
         print_table(out, &bundle, &top, &order)?;
         if let Some(p) = &args.out {
-            let all = to_results(store.results(args.bundle, "variant", false, i64::MAX, 0).await?);
+            // In variant order, a page at a time (a bundle can hold millions).
+            let by_variant = bt_queue::Ranking::new("variant", false)?;
+            let mut rows = Vec::new();
+            loop {
+                let after = rows.last().map(|r| by_variant.key(r));
+                let page = store.results(args.bundle, &by_variant, after.as_ref(), RESULTS_PAGE).await?;
+                let last = page.len() < RESULTS_PAGE as usize;
+                rows.extend(page);
+                if last {
+                    break;
+                }
+            }
+            let all = to_results(rows);
             write_results(p, &bundle, &all)?;
             writeln!(out, "{} rows -> {}", all.len(), p.display())?;
         }

@@ -13,10 +13,12 @@
 //! nobody holds, or whose heartbeat is older than a timeout.
 
 mod plan;
+mod rank;
 mod store;
 mod types;
 
 pub use plan::plan_jobs;
+pub use rank::{BadCursor, RankKey, Ranking};
 pub use store::{
     DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
 };

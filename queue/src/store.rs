@@ -6,6 +6,7 @@ use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::rank::{Bound, RankKey, Ranking};
 use crate::types::{
     ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job,
     JobStatus, NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
@@ -404,28 +405,25 @@ impl Store {
         Ok(sqlx::query_scalar(sql!("bundle_spec")).bind(id).fetch_optional(&self.pool).await?)
     }
 
-    /// One page of a bundle's results ranked by `sort` (a metric column:
-    /// [`RESULT_SORT_COLUMNS`]), NaN last, ties by variant.
+    /// One page of a bundle's results in `ranking` (NaN last, ties by
+    /// variant): at most `limit` rows after `after` (the first page when
+    /// `None`). Pass the key of a page's last row ([`Ranking::key`]) to get
+    /// the next one; a page costs the same at any depth.
     pub async fn results(
         &self,
         bundle: Uuid,
-        sort: &str,
-        descending: bool,
+        ranking: &Ranking,
+        after: Option<&RankKey>,
         limit: i64,
-        offset: i64,
     ) -> Result<Vec<ResultRow>> {
-        let Some(column) = RESULT_SORT_COLUMNS.iter().find(|c| **c == sort) else {
-            return Err(StoreError::BadSort(sort.to_owned()));
+        let text = sql!("results").replace("{key}", &ranking.key_sql());
+        let (value, variant) = ranking.bounds(after);
+        let q = sqlx::query_as::<_, ResultRow>(&text).bind(bundle);
+        let q = match value {
+            Bound::Float(x) => q.bind(x),
+            Bound::Int(i) => q.bind(i),
         };
-        let text = sql!("results")
-            .replace("{column}", column)
-            .replace("{direction}", if descending { "DESC" } else { "ASC" });
-        Ok(sqlx::query_as::<_, ResultRow>(&text)
-            .bind(bundle)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(q.bind(variant).bind(limit).fetch_all(&self.pool).await?)
     }
 
     /// A bundle with job counts and progress: an owner's (`None` for

@@ -247,33 +247,6 @@ async fn complete_many_applies_only_current_runs(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn results_rank_by_a_metric_with_nan_last(pool: PgPool) {
-    let s = store(pool.clone());
-    let b = bundle("o", 1, 0, 3);
-    s.enqueue_bundle(&b).await.expect("enqueue");
-    assert_eq!(s.bundle_spec(b.id).await.expect("spec"), Some(serde_json::json!({ "test": true })));
-    assert_eq!(s.bundle_spec(uuid::Uuid::new_v4()).await.expect("spec"), None);
-    let job = s.claim("w", 1).await.expect("claim").remove(0);
-    let sharpe = [0.5, f64::NAN, 2.0, -1.0, 2.0, f64::INFINITY, 0.0, 1.0, f64::NEG_INFINITY, 3.0];
-    let rows: Vec<ResultRow> =
-        (0..10).map(|v| ResultRow { sharpe: sharpe[v as usize], ..result(v) }).collect();
-    assert!(s.complete(&job, &rows).await.expect("complete"));
-    let order = |r: Vec<ResultRow>| r.iter().map(|x| x.variant).collect::<Vec<_>>();
-    let desc = s.results(b.id, "sharpe", true, 100, 0).await.expect("results");
-    assert_eq!(order(desc), vec![5, 9, 2, 4, 7, 0, 6, 3, 8, 1]);
-    let asc = s.results(b.id, "sharpe", false, 3, 0).await.expect("results");
-    assert_eq!(order(asc), vec![8, 3, 6]);
-    let page = s.results(b.id, "sharpe", false, 3, 8).await.expect("results");
-    assert_eq!(order(page), vec![5, 1], "NaN last either way");
-    let all = s.results(b.id, "variant", false, i64::MAX, 0).await.expect("results");
-    assert_eq!(all.len(), 10);
-    assert_eq!(all[3], rows[3]);
-    assert!(all[1].sharpe.is_nan());
-    let e = s.results(b.id, "sharpe; DROP TABLE bundles", true, 1, 0).await.expect_err("bad sort");
-    assert_eq!(e.to_string(), "cannot rank results by \"sharpe; DROP TABLE bundles\": not a metric column");
-}
-
-#[sqlx::test(migrations = "../migrations")]
 async fn the_rescuer_ends_bundles_left_running(pool: PgPool) {
     let s = store(pool.clone());
     let b = bundle("o", 2, 0, 3);

@@ -6,6 +6,7 @@ mod lifecycle;
 mod migrations;
 
 use bt_queue::{NewBundle, NewJob, Store, StoreConfig};
+mod results;
 use uuid::Uuid;
 
 /// A bundle of `jobs` jobs of 10 variants each on one dataset.
