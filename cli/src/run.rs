@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bt_candles::{Candles, Catalog, time};
+use bt_candles::{Candles, Catalog};
 use bt_engine::bundle::{Bundle, Limits, Money};
 use bt_engine::metrics::Metrics;
 use bt_engine::sim::Detail;
@@ -378,28 +378,7 @@ fn write_json(w: &mut impl Write, df: &DataFrame) -> Result<()> {
 fn write_trades(path: &Path, d: &Detail) -> Result<()> {
     write_atomic(path, |f| {
         let mut w = std::io::BufWriter::new(f);
-        writeln!(
-            w,
-            "side,entry_bar,entry_time,entry_price,exit_bar,exit_time,exit_price,quantity,fees,pnl,return_on_margin,reason"
-        )?;
-        for t in &d.trades {
-            writeln!(
-                w,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
-                if t.side > 0 { "long" } else { "short" },
-                t.entry_bar,
-                time::format_ms(t.entry_ts),
-                t.entry_price,
-                t.exit_bar,
-                time::format_ms(t.exit_ts),
-                t.exit_price,
-                t.quantity,
-                t.fees,
-                t.pnl,
-                t.return_on_margin,
-                t.reason.as_str()
-            )?;
-        }
+        bt_service::detail::write_trades_csv(&mut w, &d.trades)?;
         w.flush()?;
         Ok(())
     })
@@ -408,10 +387,7 @@ fn write_trades(path: &Path, d: &Detail) -> Result<()> {
 fn write_equity(path: &Path, d: &Detail, c: &Candles) -> Result<()> {
     write_atomic(path, |f| {
         let mut w = std::io::BufWriter::new(f);
-        writeln!(w, "time,close,equity")?;
-        for (i, e) in d.equity.iter().enumerate() {
-            writeln!(w, "{},{},{}", time::format_ms(c.ts()[i]), c.close()[i], e)?;
-        }
+        bt_service::detail::write_equity_csv(&mut w, c.ts(), c.close(), &d.equity)?;
         w.flush()?;
         Ok(())
     })

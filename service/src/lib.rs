@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod datasets;
+pub mod detail;
 pub mod http;
 pub mod liveness;
 pub mod metrics;
