@@ -377,11 +377,34 @@ fn text<'a>(field: &str, s: &'a Scalar) -> Result<&'a str, SpecError> {
     }
 }
 
+/// Longest bundle `name`, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Refuses a list that names one value twice (after normalisation: `btcusd`
+/// and `BTCUSD` are the same ticker): `"BTCUSD" is listed 3 times`. A
+/// duplicate would run the same dataset again, multiplying the work for
+/// nothing.
+fn no_duplicates<T: AsRef<str>>(field: &str, values: &[T]) -> Result<(), SpecError> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v.as_ref()).or_default() += 1;
+    }
+    // The first value (in the list's order) that is listed more than once.
+    match values.iter().map(AsRef::as_ref).find(|v| counts[v] > 1) {
+        Some(v) => err(field, format!("{v:?} is listed {} times", counts[v])),
+        None => Ok(()),
+    }
+}
+
 impl Bundle {
     /// Validates a spec; every error names its field.
     pub fn new(spec: BundleSpec, limits: Limits) -> Result<Self, SpecError> {
         if !(spec.initial_balance.is_finite() && spec.initial_balance > 0.0) {
             return err("initial_balance", format!("{} must be a positive number", spec.initial_balance));
+        }
+        let name_chars = spec.name.chars().count();
+        if name_chars > MAX_NAME_CHARS {
+            return err("name", format!("{name_chars} characters, more than {MAX_NAME_CHARS}"));
         }
         let d = &spec.datasets;
         if d.tickers.is_empty() {
@@ -390,17 +413,30 @@ impl Bundle {
         if d.timeframes.is_empty() {
             return err("datasets.timeframes", "empty list");
         }
-        let mut datasets = Vec::new();
-        for (i, t) in d.tickers.iter().enumerate() {
-            let ticker =
-                normalise_ticker(t).or_else(|e| err(format!("datasets.tickers[{i}]"), e.to_string()))?;
-            for (j, tf) in d.timeframes.iter().enumerate() {
-                let timeframe = tf
-                    .parse::<Timeframe>()
-                    .or_else(|e| err(format!("datasets.timeframes[{j}]"), e.to_string()))?;
-                datasets.push(DatasetRef { ticker: ticker.clone(), timeframe });
-            }
-        }
+        let tickers = d
+            .tickers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                normalise_ticker(t).or_else(|e| err(format!("datasets.tickers[{i}]"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeframes = d
+            .timeframes
+            .iter()
+            .enumerate()
+            .map(|(j, tf)| {
+                tf.parse::<Timeframe>().or_else(|e| err(format!("datasets.timeframes[{j}]"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        no_duplicates("datasets.tickers", &tickers)?;
+        no_duplicates("datasets.timeframes", &timeframes.iter().map(|t| t.as_str()).collect::<Vec<_>>())?;
+        let datasets: Vec<DatasetRef> = tickers
+            .iter()
+            .flat_map(|ticker| {
+                timeframes.iter().map(|&timeframe| DatasetRef { ticker: ticker.clone(), timeframe })
+            })
+            .collect();
         let time = |field: &str, v: &Option<String>| -> Result<Option<i64>, SpecError> {
             v.as_deref()
                 .map(|s| {
@@ -898,6 +934,29 @@ mod tests {
             .replace("slow = [60, 120]", "slow = { start = 60, stop = 1000059, step = 1 }")
             .replace("stop_loss = [0, 0.02]", "stop_loss = { start = 0, stop = 0.5, step = 0.000001 }");
         assert_eq!(message(&huge), "bundle: 40000080000000 variants, more than the limit of 50000000");
+    }
+
+    #[test]
+    fn duplicate_datasets_and_long_names_are_refused() {
+        let with = |from: &str, to: &str| SPEC.replacen(from, to, 1);
+        // 1,000 x 1,000 copies of one dataset made a million jobs from 16 kB.
+        let many = format!("[{}]", ["\"BTCUSD\""; 3].join(", "));
+        assert_eq!(
+            message(&with("[\"btcusd\", \"ETHUSD\"]", &many)),
+            "datasets.tickers: \"BTCUSD\" is listed 3 times"
+        );
+        // Compared after normalisation.
+        assert_eq!(
+            message(&with("[\"btcusd\", \"ETHUSD\"]", "[\"ETHUSD\", \" btcusd\", \"BTCUSD\"]")),
+            "datasets.tickers: \"BTCUSD\" is listed 2 times"
+        );
+        assert_eq!(
+            message(&with("[\"1h\", \"1m\"]", "[\"1m\", \"1h\", \"1h\"]")),
+            "datasets.timeframes: \"1h\" is listed 2 times"
+        );
+        let name = |n: usize| with("name = \"sma\"", &format!("name = \"{}\"", "é".repeat(n)));
+        assert_eq!(bundle(&name(MAX_NAME_CHARS)).expect("200 characters").spec.name.chars().count(), 200);
+        assert_eq!(message(&name(MAX_NAME_CHARS + 1)), "name: 201 characters, more than 200");
     }
 
     #[test]
