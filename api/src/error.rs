@@ -1,6 +1,7 @@
-//! The API's error answer: `{ "error": { "code", "message", "field"? } }` with
-//! the right status. Internal errors are logged with their context and
-//! answered with a generic message (no SQL, no stack).
+//! The API's error answer: `{ "error": { "code", "message", "field"?,
+//! "request_id"?, ... } }` with the right status. Internal errors are logged
+//! with their context and the request id and answered with a generic message
+//! and that id (no SQL, no path, no stack).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -14,15 +15,47 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For an error in a strategy rule: the byte offset in the rule.
     pub offset: Option<usize>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
+    /// For a 429: the limit that was reached and its numbers (boxed: most
+    /// errors have none, and every `Result` of the API carries the size).
+    pub limit: Option<Box<Limit>>,
 }
+
+/// A limit a request ran into: its name (`max_active_bundles`, `rate_limit`,
+/// ...), what it allows, and what is in use when that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub name: &'static str,
+    pub allowed: i64,
+    pub used: Option<i64>,
+}
+
+/// Seconds a client over one of its owner's quotas is asked to wait: bundles
+/// and jobs end on their own time, so this is a polling interval, not a promise.
+pub const QUOTA_RETRY_SECONDS: u64 = 30;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, offset: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            offset: None,
+            retry_after: None,
+            limit: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    /// Adds a `Retry-After: secs` header to the answer.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
         self
     }
 
@@ -49,10 +82,47 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    /// Logs `e` with `context` and answers 500 without details.
+    /// Logs `e` with `context` (and the request id) and answers 500 with
+    /// only the request id.
     pub fn internal(context: &str, e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "{context}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+        let request_id = crate::request_id::current().unwrap_or_default();
+        tracing::error!(error = %e, request_id = %request_id, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details under this request_id",
+        )
+    }
+
+    /// 429: a submission over one of the owner's quotas.
+    pub fn quota(e: bt_queue::QuotaExceeded) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+            format!(
+                "{}: this key allows {}; {} in use, and this bundle would add {}",
+                e.limit, e.allowed, e.used, e.adding
+            ),
+        )
+        .retry_after(QUOTA_RETRY_SECONDS)
+        .with_limit(e.limit, e.allowed, Some(e.used))
+    }
+
+    /// 429: more requests than `per_minute`; the next is allowed in `wait`.
+    pub fn rate_limited(name: &'static str, per_minute: u32, wait: std::time::Duration, who: &str) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("more than {per_minute} requests per minute {who}; retry in {secs} s"),
+        )
+        .retry_after(secs)
+        .with_limit(name, per_minute.into(), None)
+    }
+
+    pub fn with_limit(mut self, name: &'static str, allowed: i64, used: Option<i64>) -> Self {
+        self.limit = Some(Box::new(Limit { name, allowed, used }));
+        self
     }
 }
 
@@ -71,6 +141,23 @@ impl IntoResponse for ApiError {
         if let Some(o) = self.offset {
             err["offset"] = o.into();
         }
-        (self.status, Json(serde_json::json!({ "error": err }))).into_response()
+        if let Some(l) = self.limit {
+            err["limit"] = l.name.into();
+            err["allowed"] = l.allowed.into();
+            if let Some(u) = l.used {
+                err["used"] = u.into();
+            }
+        }
+        if let Some(secs) = self.retry_after {
+            err["retry_after_seconds"] = secs.into();
+        }
+        if let Some(id) = crate::request_id::current() {
+            err["request_id"] = id.into();
+        }
+        let mut resp = (self.status, Json(serde_json::json!({ "error": err }))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }

@@ -20,8 +20,10 @@ use tokio::sync::watch;
 
 pub mod auth;
 pub mod error;
+pub mod limit;
 pub mod metrics;
 pub mod openapi;
+pub mod request_id;
 mod routes;
 
 pub use error::ApiError;
@@ -84,6 +86,8 @@ pub struct ApiConfig {
     pub job_bar_variants: u64,
     pub max_attempts: i32,
     pub key_cache: Duration,
+    /// Requests per minute per key (its default) and per address without a key.
+    pub rate_limits: limit::RateLimits,
 }
 
 impl Default for ApiConfig {
@@ -96,6 +100,7 @@ impl Default for ApiConfig {
             job_bar_variants: bt_service::submit::DEFAULT_JOB_BAR_VARIANTS,
             max_attempts: 3,
             key_cache: Duration::from_secs(5),
+            rate_limits: limit::RateLimits::default(),
         }
     }
 }
@@ -108,6 +113,7 @@ pub struct AppState {
     pub catalog: Catalog,
     pub datasets: DatasetCache,
     pub keys: auth::KeyCache,
+    pub limiter: limit::Limiter,
     pub metrics: metrics::HttpMetrics,
 }
 
@@ -132,6 +138,7 @@ pub fn router(
         catalog: Catalog::new(&cfg.catalog),
         datasets: DatasetCache::new(cfg.catalog.clone(), 4),
         keys: auth::KeyCache::new(cfg.key_cache),
+        limiter: limit::Limiter::new(cfg.rate_limits),
         metrics: http,
         store,
         cfg,
@@ -150,4 +157,5 @@ pub fn router(
     v1.merge(bt_service::http::router(probes))
         .fallback(routes::not_found)
         .route_layer(axum::middleware::from_fn_with_state(state, metrics::track))
+        .layer(axum::middleware::from_fn(request_id::layer))
 }

@@ -23,6 +23,13 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
+/// A 429: a rate limit or (on submission) a quota, with `Retry-After`.
+fn too_many(description: &str) -> Value {
+    let mut r = error_response(description);
+    r["headers"] = json!({ "Retry-After": { "description": "Seconds to wait before retrying", "schema": { "type": "integer", "minimum": 1 } } });
+    r
+}
+
 fn page_params() -> Value {
     json!([
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 50 } },
@@ -40,8 +47,15 @@ pub fn document() -> Value {
         let mut r = ok;
         r["400"] = error_response("Malformed request (JSON, query or path)");
         r["401"] = error_response("Missing, unknown or revoked key");
+        if r.get("429").is_none() {
+            r["429"] = too_many(
+                "Over the key's request rate, or over the rate of requests without a valid key from this address",
+            );
+        }
         r["404"] = error_response("No such bundle of the caller's (another owner's bundle answers the same)");
-        r["500"] = error_response("Internal error (details only in the server log)");
+        r["500"] = error_response(
+            "Internal error: a generic message and the request id; the details only in the server log",
+        );
         r
     };
     let mut results_params = page_params();
@@ -54,14 +68,19 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": { "title": "bt API", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Submit backtest bundles, follow them, read ranked results. Every /v1 request needs Authorization: Bearer <key> (bt keys create)." },
+                  "description": "Submit backtest bundles, follow them, read ranked results. Every /v1 request needs Authorization: Bearer <key> (bt keys create), within the key's request rate and quotas. Every response carries an x-request-id header." },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                     "type": "object", "required": ["code", "message"],
                     "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" },
-                        "offset": { "type": "integer", "minimum": 0, "description": "For an error in a strategy rule: the byte offset in the rule's text" } } } } },
+                        "offset": { "type": "integer", "minimum": 0, "description": "For an error in a strategy rule: the byte offset in the rule's text" },
+                        "request_id": { "type": "string", "description": "The id of the request (also its x-request-id header); the server's log lines of the request carry it" },
+                        "limit": { "type": "string", "description": "For a 429 (and a 422 over a key's limit): the limit, e.g. max_active_bundles, max_queued_jobs, rate_limit, anonymous_rate_limit" },
+                        "allowed": { "type": "integer", "description": "What the limit allows (requests per minute for a rate)" },
+                        "used": { "type": "integer", "description": "What is in use now" },
+                        "retry_after_seconds": { "type": "integer", "description": "As the Retry-After header" } } } } },
                 "Grid": { "description": "One value, a list, or an inclusive range",
                     "oneOf": [ { "type": ["number", "string"] }, { "type": "array", "items": { "type": ["number", "string"] } },
                                { "type": "object", "required": ["start", "stop", "step"], "properties": {
@@ -87,6 +106,7 @@ pub fn document() -> Value {
                 "Accepted": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
                     "variants": { "type": "integer" }, "jobs": { "type": "integer" },
+                    "priority": { "type": "integer", "description": "As stored: the requested one clamped into the key's range" },
                     "execution": { "type": "string", "enum": ["queue", "inline"] }, "status_url": { "type": "string" } } },
                 "BundleStatus": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "status": { "type": "string", "enum": ["pending", "running", "completed", "failed", "cancelled"] },
@@ -104,12 +124,14 @@ pub fn document() -> Value {
         "paths": {
             "/v1/bundles": {
                 "post": { "summary": "Validate and enqueue a bundle; answers at once",
-                    "parameters": [{ "name": "priority", "in": "query", "schema": { "type": "integer", "default": 0 } }],
+                    "parameters": [{ "name": "priority", "in": "query", "schema": { "type": "integer", "default": 0 },
+                                     "description": "Higher runs first; clamped into the key's range (0 to 10 for an ordinary key); the stored value is in the answer" }],
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BundleSpec" } } } },
                     "responses": std_errors(json!({
                         "202": { "description": "Enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
                         "413": error_response("Body larger than the limit"),
-                        "422": error_response("Invalid bundle (the field is named; in a rule, with its offset), too many variants, a dataset not in the catalog, or a data column a rule reads that a dataset lacks") })) },
+                        "422": error_response("Invalid bundle (the field is named; in a rule, with its offset; a ticker or timeframe listed twice; a name over 200 characters), more variants than the server or the key allows, more jobs than the key may ever have queued, a dataset not in the catalog, or a data column a rule reads that a dataset lacks"),
+                        "429": too_many("A rate limit, or the owner already has the most active bundles or queued jobs its key allows (limit, allowed and used name which)") })) },
                 "get": { "summary": "The caller's bundles, newest first", "parameters": page_params(),
                     "responses": std_errors(json!({ "200": { "description": "A page of bundles" } })) }
             },

@@ -10,14 +10,14 @@ use axum::http::{Method, StatusCode, Uri};
 use bt_engine::bundle::{Bundle, BundleSpec, Limits, Money};
 use bt_engine::metrics::Metrics;
 use bt_engine::strategy::{Strategy, Value as StrategyValue};
-use bt_queue::{BundleProgress, CancelOutcome};
+use bt_queue::{Admission, BundleProgress, CancelOutcome, KeyLimits, NewBundle};
 use bt_service::submit::{SubmitError, SubmitOptions, plan};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::Owner;
+use crate::auth::{Caller, Owner};
 use crate::error::ApiError;
 
 type S = State<Arc<AppState>>;
@@ -59,14 +59,69 @@ pub struct SubmitQuery {
     priority: i32,
 }
 
+/// A planning error as the client sees it: never the server's paths
+/// (a missing dataset is named by ticker and timeframe only).
+fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::MissingDataset { ticker, timeframe, .. } => ApiError::invalid(
+            "datasets",
+            format!(
+                "dataset {ticker}/{timeframe} is not in the catalog (nor a shorter timeframe to resample)"
+            ),
+        ),
+        SubmitError::EmptyRange { .. } => ApiError::invalid("datasets", e.to_string()),
+        SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
+        SubmitError::MissingColumn { .. } => ApiError::invalid("strategy", e.to_string()),
+        e => ApiError::internal("planning a bundle", e),
+    }
+}
+
+/// The variants one bundle of a key with `limits` may have: the server's
+/// limit, or the key's when that is lower.
+fn variant_limit(server: u64, limits: &KeyLimits) -> u64 {
+    match u64::try_from(limits.max_variants) {
+        Ok(key) if key > 0 => server.min(key),
+        _ => server,
+    }
+}
+
+/// 429 when the caller's owner is already at a quota (before any parsing or
+/// planning: a refused submission costs one count).
+async fn quota_left(s: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let l = &caller.limits;
+    if l.max_active_bundles == 0 && l.max_queued_jobs == 0 {
+        return Ok(());
+    }
+    l.admit(s.store.owner_usage(&caller.owner).await?, 1).map_err(ApiError::quota)
+}
+
+/// Enqueues `new` within the caller's quotas (counted again under the
+/// owner's lock): 429 when it does not fit now, 422 when it never could.
+async fn enqueue(s: &AppState, caller: &Caller, new: &NewBundle) -> Result<(), ApiError> {
+    let max_jobs = caller.limits.max_queued_jobs;
+    let jobs = new.jobs.len() as i64;
+    if max_jobs > 0 && jobs > max_jobs {
+        return Err(ApiError::invalid(
+            "bundle",
+            format!("the bundle would be {jobs} jobs, more than this key's limit of {max_jobs} queued jobs"),
+        )
+        .with_limit("max_queued_jobs", max_jobs, None));
+    }
+    match s.store.enqueue_bundle_within(new, Some(&caller.limits)).await? {
+        Admission::Enqueued => Ok(()),
+        Admission::Refused(e) => Err(ApiError::quota(e)),
+    }
+}
+
 /// `POST /v1/bundles`: validate, plan and enqueue; 202 at once.
 pub async fn submit(
     State(s): S,
-    Owner(owner): Owner,
+    caller: Caller,
     q: Result<Query<SubmitQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let q = query(q)?;
+    quota_left(&s, &caller).await?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -85,10 +140,11 @@ pub async fn submit(
     // keys): rule parameters number the variants in declaration order.
     let spec: BundleSpec =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
-    let bundle = Bundle::new(spec, Limits { max_variants: s.cfg.max_variants }).map_err(ApiError::spec)?;
+    let max_variants = variant_limit(s.cfg.max_variants, &caller.limits);
+    let bundle = Bundle::new(spec, Limits { max_variants }).map_err(ApiError::spec)?;
     let opts = SubmitOptions {
-        owner,
-        priority: q.priority,
+        owner: caller.owner.clone(),
+        priority: caller.limits.clamp_priority(q.priority),
         max_attempts: s.cfg.max_attempts,
         job_bar_variants: s.cfg.job_bar_variants,
         execution: bt_queue::Execution::Queue,
@@ -99,16 +155,9 @@ pub async fn submit(
         tokio::task::spawn_blocking(move || plan(&bundle, &catalog, &opts).map(|n| (n, bundle)))
             .await
             .map_err(|e| ApiError::internal("planning a bundle", e))?
-            .map_err(|e| match e {
-                SubmitError::MissingDataset { .. } | SubmitError::EmptyRange { .. } => {
-                    ApiError::invalid("datasets", e.to_string())
-                }
-                SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
-                SubmitError::MissingColumn { .. } => ApiError::invalid("strategy", e.to_string()),
-                e => ApiError::internal("planning a bundle", e),
-            })?;
+            .map_err(submit_error)?;
     new.execution = policy.decide(new.id);
-    s.store.enqueue_bundle(&new).await?;
+    enqueue(&s, &caller, &new).await?;
     s.metrics.submitted.get_or_create(&[("path", new.execution.as_str())]).inc();
     tracing::info!(bundle = %new.id, owner = %new.owner, variants = new.variant_count, jobs = new.jobs.len(),
         execution = new.execution.as_str(), "bundle submitted");
@@ -119,6 +168,7 @@ pub async fn submit(
             "name": bundle.spec.name,
             "variants": new.variant_count,
             "jobs": new.jobs.len(),
+            "priority": new.priority,
             "execution": new.execution.as_str(),
             "status_url": format!("/v1/bundles/{}", new.id),
         })),

@@ -351,7 +351,8 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn execution_split_is_recorded_and_counted(pool: PgPool) {
     let app = app(&pool, ApiConfig { execution: ExecutionPolicy::Split(50), ..config() });
-    let (_, k) = key(&pool, "alice").await;
+    // 40 bundles: more than an ordinary key may have pending.
+    let k = key_with(&pool, "alice", bt_queue::KeyLimits::unlimited()).await;
     let mut paths = Vec::new();
     for _ in 0..40 {
         let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
@@ -427,4 +428,291 @@ fn execution_policies_parse_and_split_evenly() {
     let half = inline(30);
     assert!((2_700..=3_300).contains(&half), "{half}");
     assert_eq!(ExecutionPolicy::Split(30).decide(ids[0]), ExecutionPolicy::Split(30).decide(ids[0]));
+}
+
+// ---------------------------------------------------------------- limits, request ids, metrics labels
+
+async fn key_with(pool: &PgPool, owner: &str, limits: bt_queue::KeyLimits) -> String {
+    let (id, key) = bt_api::auth::mint();
+    Store::new(pool.clone())
+        .insert_api_key_with(id, owner, &bt_api::auth::hash(&key), &limits)
+        .await
+        .expect("key");
+    key
+}
+
+/// A request from `addr` (what `bt serve` records per connection); the
+/// status, headers and body.
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    addr: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    let mut req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).expect("request");
+    let addr: std::net::SocketAddr = addr.parse().expect("addr");
+    req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    let resp = app.clone().oneshot(req).await.expect("response");
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.expect("body");
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, headers, v)
+}
+
+const HERE: &str = "192.0.2.1:4000";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn priority_is_clamped_into_the_keys_range(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "mallory").await;
+    let wide = key_with(
+        &pool,
+        "ops",
+        bt_queue::KeyLimits { min_priority: -100, max_priority: 100, ..bt_queue::KeyLimits::default() },
+    )
+    .await;
+    for (key, asked, stored) in [
+        (&k, "2147483647", 10),
+        (&k, "-2147483648", 0),
+        (&k, "7", 7),
+        (&wide, "2147483647", 100),
+        (&wide, "-50", -50),
+    ] {
+        let (s, v) =
+            call(&app, "POST", &format!("/v1/bundles?priority={asked}"), Some(key), Some(SPEC)).await;
+        assert_eq!((s, v["priority"].as_i64()), (StatusCode::ACCEPTED, Some(stored)), "{asked}: {v}");
+        let (_, st) =
+            call(&app, "GET", &format!("/v1/bundles/{}", v["id"].as_str().expect("id")), Some(key), None)
+                .await;
+        assert_eq!(st["priority"], stored);
+    }
+    let jobs: Vec<i32> = sqlx::query_scalar("SELECT DISTINCT priority FROM backtest_jobs ORDER BY 1")
+        .fetch_all(&pool)
+        .await
+        .expect("jobs");
+    assert_eq!(jobs, vec![-50, 0, 7, 10, 100]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn quotas_answer_429_with_retry_after_and_the_numbers(pool: PgPool) {
+    use bt_queue::KeyLimits;
+    let app = app(&pool, config());
+    // SPEC is 16 variants in 2 jobs.
+    let k = key_with(&pool, "alice", KeyLimits { max_active_bundles: 2, ..KeyLimits::default() }).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, _, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC), HERE).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        ids.push(v["id"].as_str().expect("id").to_owned());
+    }
+    let (s, h, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC), HERE).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(h.get("retry-after").and_then(|v| v.to_str().ok()), Some("30"));
+    let e = &v["error"];
+    assert_eq!(
+        (&e["code"], &e["limit"], &e["allowed"], &e["used"], &e["retry_after_seconds"]),
+        (&json!("quota_exceeded"), &json!("max_active_bundles"), &json!(2), &json!(2), &json!(30))
+    );
+    assert_eq!(e["message"], "max_active_bundles: this key allows 2; 2 in use, and this bundle would add 1");
+    // A bundle that ends makes room.
+    let (s, _) = call(&app, "POST", &format!("/v1/bundles/{}/cancel", ids[0]), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+
+    let k = key_with(&pool, "bob", KeyLimits { max_queued_jobs: 3, ..KeyLimits::default() }).await;
+    let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, h, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC), HERE).await;
+    assert_eq!((s, h.get("retry-after").is_some()), (StatusCode::TOO_MANY_REQUESTS, true), "{v}");
+    assert_eq!(
+        (&v["error"]["limit"], &v["error"]["allowed"], &v["error"]["used"]),
+        (&json!("max_queued_jobs"), &json!(3), &json!(2))
+    );
+    // A bundle that could never fit is a 422, not a 429 to retry.
+    let k = key_with(&pool, "carol", KeyLimits { max_queued_jobs: 1, ..KeyLimits::default() }).await;
+    let (s, h, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC), HERE).await;
+    assert_eq!((s, h.get("retry-after")), (StatusCode::UNPROCESSABLE_ENTITY, None), "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "the bundle would be 2 jobs, more than this key's limit of 1 queued jobs"
+    );
+    assert_eq!((&v["error"]["field"], &v["error"]["limit"]), (&json!("bundle"), &json!("max_queued_jobs")));
+    // Variants per bundle: the key's limit when below the server's.
+    let k = key_with(&pool, "dave", KeyLimits { max_variants: 10, ..KeyLimits::default() }).await;
+    let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        (&v["error"]["field"], &v["error"]["message"]),
+        (&json!("bundle"), &json!("16 variants, more than the limit of 10"))
+    );
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT owner, count(*) FROM bundles GROUP BY owner ORDER BY owner")
+            .fetch_all(&pool)
+            .await
+            .expect("counts");
+    assert_eq!(counts, vec![("alice".to_owned(), 3), ("bob".to_owned(), 1)]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn duplicate_datasets_and_long_names_are_refused(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let cases = [
+        (
+            SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "[\"BTCUSD\", \"btcusd\", \"BTCUSD\"]"),
+            "datasets.tickers",
+            "\"BTCUSD\" is listed 3 times",
+        ),
+        (
+            SPEC.replace("[\"1h\"]", "[\"1h\", \"1m\", \"1h\"]"),
+            "datasets.timeframes",
+            "\"1h\" is listed 2 times",
+        ),
+        (
+            SPEC.replace("\"api test\"", &format!("\"{}\"", "n".repeat(201))),
+            "name",
+            "201 characters, more than 200",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let (s, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(&body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(
+            (v["error"]["field"].as_str(), v["error"]["message"].as_str()),
+            (Some(field), Some(message))
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn rate_limits_per_key_and_per_address(pool: PgPool) {
+    use bt_queue::KeyLimits;
+    // 6 a minute per address without a key and per key: a burst of 1, then one per 10 s.
+    let rates = bt_api::limit::RateLimits { key_per_minute: 6, anonymous_per_minute: 6 };
+    let app = app(&pool, ApiConfig { rate_limits: rates, ..config() });
+    let alice = key_with(&pool, "alice", KeyLimits { rate_limit: Some(0), ..KeyLimits::default() }).await;
+    let (_, bob) = key(&pool, "bob").await;
+    let get = |key: Option<&str>, addr: &'static str| {
+        let (app, key) = (app.clone(), key.map(str::to_owned));
+        async move { send(&app, "GET", "/v1/bundles", key.as_deref(), None, addr).await }
+    };
+    assert_eq!(get(Some(&alice), HERE).await.0, StatusCode::OK);
+    assert_eq!(get(Some("bt_guess1"), HERE).await.0, StatusCode::UNAUTHORIZED);
+    let (s, h, v) = get(Some("bt_guess2"), HERE).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(h.get("retry-after").and_then(|v| v.to_str().ok()), Some("10"));
+    assert_eq!(
+        (&v["error"]["code"], &v["error"]["limit"], &v["error"]["allowed"], &v["error"]["message"]),
+        (
+            &json!("rate_limited"),
+            &json!("anonymous_rate_limit"),
+            &json!(6),
+            &json!("more than 6 requests per minute from this address without a valid key; retry in 10 s")
+        )
+    );
+    // No key at all counts the same.
+    assert_eq!(get(None, HERE).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // A key already seen valid still works from that address; one never seen
+    // is not looked up until the address has a token again.
+    assert_eq!(get(Some(&alice), HERE).await.0, StatusCode::OK);
+    assert_eq!(get(Some(&bob), HERE).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // Other addresses have buckets of their own (IPv6 per /64).
+    assert_eq!(get(Some(&bob), "[2001:db8::1]:1").await.0, StatusCode::OK);
+    assert_eq!(get(Some("bt_x"), "[2001:db8::2]:1").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(Some("bt_y"), "[2001:db8::3]:1").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get(Some("bt_z"), "[2001:db8:0:1::3]:1").await.0, StatusCode::UNAUTHORIZED);
+    // Per key: the server's rate for keys without their own (bob used his burst) ...
+    let (s, h, v) = get(Some(&bob), "[2001:db8::1]:1").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(h.get("retry-after").and_then(|v| v.to_str().ok()), Some("10"));
+    assert_eq!(
+        (&v["error"]["limit"], &v["error"]["allowed"], &v["error"]["message"]),
+        (
+            &json!("rate_limit"),
+            &json!(6),
+            &json!("more than 6 requests per minute with this key; retry in 10 s")
+        )
+    );
+    // ... or the key's own (12 a minute: a burst of 2, one per 5 s), 0 for none.
+    let carol = key_with(&pool, "carol", KeyLimits { rate_limit: Some(12), ..KeyLimits::default() }).await;
+    assert_eq!(get(Some(&carol), "192.0.2.9:1").await.0, StatusCode::OK);
+    assert_eq!(get(Some(&carol), "192.0.2.9:1").await.0, StatusCode::OK);
+    let (s, h, _) = get(Some(&carol), "192.0.2.9:1").await;
+    assert_eq!(
+        (s, h.get("retry-after").and_then(|v| v.to_str().ok())),
+        (StatusCode::TOO_MANY_REQUESTS, Some("5"))
+    );
+    for _ in 0..30 {
+        assert_eq!(get(Some(&alice), HERE).await.0, StatusCode::OK);
+    }
+    // The probes are never limited.
+    for _ in 0..20 {
+        assert_eq!(send(&app, "GET", "/health", None, None, HERE).await.0, StatusCode::OK);
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_label_methods_from_a_fixed_set(pool: PgPool) {
+    let app = app(&pool, config());
+    for m in ["FOO", "BAR", "BAZQUUX"] {
+        let (s, _) = call(&app, m, "/health", None, None).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{m}");
+    }
+    let (_, text) = call(&app, "GET", "/metrics", None, None).await;
+    let text = text.as_str().expect("text");
+    assert!(!text.contains("BAZQUUX") && !text.contains("FOO"), "{text}");
+    assert!(
+        text.contains("bt_http_requests_total{route=\"/health\",method=\"other\",status=\"405\"} 3"),
+        "{text}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn errors_carry_the_request_id_and_no_server_details(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let missing = SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "[\"NOPE\"]");
+    let (s, h, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(&missing), HERE).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["error"]["message"],
+        "dataset NOPE/1h is not in the catalog (nor a shorter timeframe to resample)"
+    );
+    let id = h.get("x-request-id").and_then(|v| v.to_str().ok()).expect("x-request-id").to_owned();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(v["error"]["request_id"], id);
+    // Every response has one, a new one each time; a plain one of the client's is kept.
+    let (_, h2, _) = send(&app, "GET", "/health", None, None, HERE).await;
+    assert_ne!(h2.get("x-request-id").and_then(|v| v.to_str().ok()), Some(id.as_str()));
+    let req = Request::builder()
+        .uri("/v1/nothing")
+        .header("x-request-id", "trace-42")
+        .body(Body::empty())
+        .expect("req");
+    let resp = app.clone().oneshot(req).await.expect("resp");
+    assert_eq!(resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("trace-42"));
+    let body: Value =
+        serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body"))
+            .expect("json");
+    assert_eq!(body["error"]["request_id"], "trace-42");
+    // A database error: a generic message and the id, no SQL text.
+    let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    let bundle = v["id"].as_str().expect("id").to_owned();
+    sqlx::query("ALTER TABLE backtest_results RENAME TO results_gone").execute(&pool).await.expect("rename");
+    let (s, h, v) = send(&app, "GET", &format!("/v1/bundles/{bundle}/results"), Some(&k), None, HERE).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+    let id = h.get("x-request-id").and_then(|v| v.to_str().ok()).expect("x-request-id");
+    assert_eq!(
+        v,
+        json!({ "error": { "code": "internal", "request_id": id,
+                           "message": "internal error; the server log has the details under this request_id" } })
+    );
 }

@@ -11,7 +11,7 @@ use bt_candles::Catalog;
 use bt_engine::bundle::{Bundle, BundleSpec, Limits};
 use bt_engine::metrics::Metrics;
 use bt_engine::sweep::VariantResult;
-use bt_queue::{BundleStatus, Store};
+use bt_queue::{BundleStatus, KeyLimits, Store};
 use bt_service::submit::{DEFAULT_JOB_BAR_VARIANTS, SubmitOptions, plan};
 use bt_service::worker::Shutdown;
 use bt_service::{Phase, Worker, WorkerArgs, WorkerConfig};
@@ -368,6 +368,15 @@ pub struct ServeArgs {
     /// Database connections of the API.
     #[arg(long, env = "BT_API_DB_CONNECTIONS", default_value_t = 32)]
     db_connections: u32,
+    /// Requests per minute per API key, for keys without their own
+    /// --rate-limit (bursts of 10 s worth); 0: no limit. Over it answers 429.
+    #[arg(long, env = "BT_KEY_RATE_LIMIT", default_value_t = bt_api::limit::RateLimits::default().key_per_minute)]
+    key_rate_limit: u32,
+    /// Requests per minute per client address that do not authenticate (no,
+    /// unknown or revoked key; IPv6 per /64); while an address is over it, keys
+    /// the server has not seen valid are not looked up. 0: no limit.
+    #[arg(long, env = "BT_ANONYMOUS_RATE_LIMIT", default_value_t = bt_api::limit::RateLimits::default().anonymous_per_minute)]
+    anonymous_rate_limit: u32,
     /// After SIGTERM, seconds in-process jobs may finish before they are released.
     #[arg(long, env = "BT_SHUTDOWN_GRACE_SECONDS", default_value_t = 30.0)]
     shutdown_grace_seconds: f64,
@@ -424,6 +433,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         job_bar_variants: args.job_size,
         max_attempts: 3,
         key_cache: Duration::from_secs_f64(args.key_cache_seconds),
+        rate_limits: bt_api::limit::RateLimits {
+            key_per_minute: args.key_rate_limit,
+            anonymous_per_minute: args.anonymous_rate_limit,
+        },
     };
     runtime()?.block_on(async move {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -453,6 +466,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
                 tokio::spawn(on_signals(h.clone()));
             }
         };
+        // With each connection's peer address: the rate limit of requests without a key.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(stop).await.context("HTTP server")?;
         if let Some(t) = worker_task {
             t.await.context("in-process worker")??;
@@ -480,9 +495,12 @@ async fn wait_for_signal() {
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
     /// Mint a key for an owner; prints the key once (only its hash is stored).
+    /// The limits default to an ordinary key's.
     Create {
         #[arg(long)]
         owner: String,
+        #[command(flatten)]
+        limits: KeyLimitArgs,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -499,16 +517,63 @@ pub enum KeysCommand {
     },
 }
 
+/// The limits stored with a new key (0: no limit, for the counts and the rate).
+#[derive(Debug, Args)]
+pub struct KeyLimitArgs {
+    /// Bundles of the owner not yet ended (more answers 429).
+    #[arg(long, value_name = "N", default_value_t = KeyLimits::default().max_active_bundles.unsigned_abs())]
+    max_active_bundles: u32,
+    /// Jobs of the owner not yet ended, a new bundle's included (more answers 429).
+    #[arg(long, value_name = "N", default_value_t = KeyLimits::default().max_queued_jobs.unsigned_abs())]
+    max_queued_jobs: u64,
+    /// Variants of one bundle, below the server's --max-variants (more answers 422);
+    /// 0: the server's limit only.
+    #[arg(long, value_name = "N", default_value_t = KeyLimits::default().max_variants.unsigned_abs())]
+    max_variants: u64,
+    /// Lowest priority the owner's bundles get (a lower request is raised to it).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = KeyLimits::default().min_priority)]
+    min_priority: i32,
+    /// Highest priority the owner's bundles get (a higher request is lowered to it).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = KeyLimits::default().max_priority)]
+    max_priority: i32,
+    /// Requests per minute with this key [default: the server's --key-rate-limit].
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u32>,
+}
+
+impl KeyLimitArgs {
+    fn limits(&self) -> Result<KeyLimits> {
+        if self.min_priority > self.max_priority {
+            bail!("--min-priority {} is above --max-priority {}", self.min_priority, self.max_priority);
+        }
+        let int = |flag: &str, v: u64| i32::try_from(v).with_context(|| format!("{flag} {v} is too large"));
+        Ok(KeyLimits {
+            max_active_bundles: int("--max-active-bundles", self.max_active_bundles.into())?,
+            max_queued_jobs: i64::try_from(self.max_queued_jobs).context("--max-queued-jobs is too large")?,
+            max_variants: i64::try_from(self.max_variants).context("--max-variants is too large")?,
+            min_priority: self.min_priority,
+            max_priority: self.max_priority,
+            rate_limit: self.rate_limit.map(|r| int("--rate-limit", r.into())).transpose()?,
+        })
+    }
+}
+
+/// `20` or `none` (0 is no limit).
+fn limit_text(v: i64) -> String {
+    if v == 0 { "none".into() } else { v.to_string() }
+}
+
 pub fn keys(cmd: KeysCommand, out: &mut impl Write) -> Result<()> {
     runtime()?.block_on(async {
         match cmd {
-            KeysCommand::Create { owner, db } => {
+            KeysCommand::Create { owner, limits, db } => {
                 let owner = owner.trim().to_owned();
                 if owner.is_empty() || owner.len() > 200 {
                     bail!("--owner must be 1 to 200 characters");
                 }
+                let limits = limits.limits()?;
                 let (id, key) = bt_api::auth::mint();
-                db.store().await?.insert_api_key(id, &owner, &bt_api::auth::hash(&key)).await?;
+                db.store().await?.insert_api_key_with(id, &owner, &bt_api::auth::hash(&key), &limits).await?;
                 writeln!(out, "{key}")?;
                 let _ = writeln!(std::io::stderr(), "key {id} for {owner}: shown once, stored hashed");
             }
@@ -519,12 +584,19 @@ pub fn keys(cmd: KeysCommand, out: &mut impl Write) -> Result<()> {
             KeysCommand::List { db } => {
                 for k in db.store().await?.list_api_keys().await? {
                     let revoked = k.revoked_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                    let l = &k.limits;
+                    let rate = l.rate_limit.map_or_else(|| "server".to_owned(), |r| limit_text(r.into()));
                     writeln!(
                         out,
-                        "{} {} created {} revoked {revoked}",
+                        "{} {} created {} revoked {revoked} active_bundles {} queued_jobs {} variants {} priority {}..{} rate {rate}",
                         k.id,
                         k.owner,
-                        k.created_at.to_rfc3339()
+                        k.created_at.to_rfc3339(),
+                        limit_text(l.max_active_bundles.into()),
+                        limit_text(l.max_queued_jobs),
+                        limit_text(l.max_variants),
+                        l.min_priority,
+                        l.max_priority,
                     )?;
                 }
             }

@@ -23,8 +23,9 @@ pub use store::{
     DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
 };
 pub use types::{
-    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job,
-    JobStatus, NewBundle, NewJob, QueueDepth, Rescued, ResultRow, StoreError,
+    Admission, ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution,
+    Job, JobStatus, KeyLimits, LiveKey, NewBundle, NewJob, OwnerUsage, QueueDepth, QuotaExceeded, Rescued,
+    ResultRow, StoreError,
 };
 
 /// The migrations in `migrations/` at the workspace root, embedded.

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::rank::{Bound, RankKey, Ranking};
 use crate::types::{
-    ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution, Job,
-    JobStatus, NewBundle, QueueDepth, Rescued, ResultRow, StoreError,
+    Admission, ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution,
+    Job, JobStatus, KeyLimits, LiveKey, NewBundle, OwnerUsage, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
 macro_rules! sql {
@@ -113,6 +113,18 @@ impl Store {
     /// The bundle and all of its jobs in one transaction (the jobs in one
     /// statement over arrays), then a NOTIFY that wakes workers on commit.
     pub async fn enqueue_bundle(&self, b: &NewBundle) -> Result<()> {
+        self.enqueue_bundle_within(b, None).await.map(|_| ())
+    }
+
+    /// [`Store::enqueue_bundle`] if the owner's bundles and jobs, this one's
+    /// included, stay within `limits` ([`KeyLimits::admit`]); otherwise
+    /// nothing is written. Counted under a per-owner lock, so concurrent
+    /// submissions of one owner cannot together overshoot.
+    pub async fn enqueue_bundle_within(
+        &self,
+        b: &NewBundle,
+        limits: Option<&KeyLimits>,
+    ) -> Result<Admission> {
         if b.jobs.is_empty() {
             return Err(StoreError::NoJobs);
         }
@@ -122,6 +134,14 @@ impl Store {
             return Err(StoreError::BadRange { index, start: j.variant_start, end: j.variant_end });
         }
         let mut tx = self.pool.begin().await?;
+        if let Some(limits) = limits {
+            sqlx::query(sql!("owner_lock")).bind(&b.owner).execute(&mut *tx).await?;
+            let usage: OwnerUsage =
+                sqlx::query_as(sql!("owner_usage")).bind(&b.owner).fetch_one(&mut *tx).await?;
+            if let Err(e) = limits.admit(usage, b.jobs.len() as i64) {
+                return Ok(Admission::Refused(e));
+            }
+        }
         sqlx::query(sql!("insert_bundle"))
             .bind(b.id)
             .bind(&b.owner)
@@ -152,7 +172,7 @@ impl Store {
             .await?;
         sqlx::query(sql!("notify_jobs")).bind(b.id.to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Admission::Enqueued)
     }
 
     /// Claims up to `n` queue-lane jobs for `worker`: [`Store::claim_lanes`].
@@ -337,9 +357,32 @@ impl Store {
         Ok(sqlx::query_as::<_, BundleStat>(sql!("bundle_stats")).fetch_all(&self.pool).await?)
     }
 
-    /// Stores a new API key of `owner` by its SHA-256.
+    /// Stores a new API key of `owner` by its SHA-256, with an ordinary
+    /// key's limits ([`KeyLimits::default`]).
     pub async fn insert_api_key(&self, id: Uuid, owner: &str, key_hash: &[u8]) -> Result<()> {
-        sqlx::query(sql!("insert_api_key")).bind(id).bind(owner).bind(key_hash).execute(&self.pool).await?;
+        self.insert_api_key_with(id, owner, key_hash, &KeyLimits::default()).await
+    }
+
+    /// Stores a new API key of `owner` by its SHA-256, with `limits`.
+    pub async fn insert_api_key_with(
+        &self,
+        id: Uuid,
+        owner: &str,
+        key_hash: &[u8],
+        limits: &KeyLimits,
+    ) -> Result<()> {
+        sqlx::query(sql!("insert_api_key"))
+            .bind(id)
+            .bind(owner)
+            .bind(key_hash)
+            .bind(limits.max_active_bundles)
+            .bind(limits.max_queued_jobs)
+            .bind(limits.max_variants)
+            .bind(limits.min_priority)
+            .bind(limits.max_priority)
+            .bind(limits.rate_limit)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -348,9 +391,14 @@ impl Store {
         Ok(sqlx::query_scalar(sql!("revoke_api_key")).bind(id).fetch_optional(&self.pool).await?)
     }
 
-    /// The owner of the live key with this SHA-256.
-    pub async fn api_key_owner(&self, key_hash: &[u8]) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql!("api_key_owner")).bind(key_hash).fetch_optional(&self.pool).await?)
+    /// The live key with this SHA-256: its id, owner and limits.
+    pub async fn api_key(&self, key_hash: &[u8]) -> Result<Option<LiveKey>> {
+        Ok(sqlx::query_as::<_, LiveKey>(sql!("api_key")).bind(key_hash).fetch_optional(&self.pool).await?)
+    }
+
+    /// What `owner` has in the queue now: bundles and jobs not yet ended.
+    pub async fn owner_usage(&self, owner: &str) -> Result<OwnerUsage> {
+        Ok(sqlx::query_as::<_, OwnerUsage>(sql!("owner_usage")).bind(owner).fetch_one(&self.pool).await?)
     }
 
     /// Every key's record.

@@ -251,4 +251,106 @@ pub struct ApiKey {
     pub owner: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pub limits: KeyLimits,
+}
+
+/// The limits stored with an API key (columns of `api_keys`, migration 0003).
+/// Counts use 0 for "no limit".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyLimits {
+    /// Bundles of the owner not yet ended (pending or running).
+    pub max_active_bundles: i32,
+    /// Jobs of the owner not yet ended, the new bundle's included.
+    pub max_queued_jobs: i64,
+    /// Variants of one bundle (0: only the server's limit).
+    pub max_variants: i64,
+    /// The priorities the owner may submit at (a request is clamped into them).
+    pub min_priority: i32,
+    pub max_priority: i32,
+    /// Requests per minute; `None`: the server's default, `Some(0)`: no limit.
+    pub rate_limit: Option<i32>,
+}
+
+impl Default for KeyLimits {
+    /// An ordinary key's: also the columns' defaults in migration 0003.
+    fn default() -> Self {
+        Self {
+            max_active_bundles: 20,
+            max_queued_jobs: 10_000,
+            max_variants: 0,
+            min_priority: 0,
+            max_priority: 10,
+            rate_limit: None,
+        }
+    }
+}
+
+impl KeyLimits {
+    /// No limit on counts, any priority, no rate limit: an operator's key.
+    pub fn unlimited() -> Self {
+        Self {
+            max_active_bundles: 0,
+            max_queued_jobs: 0,
+            max_variants: 0,
+            min_priority: i32::MIN,
+            max_priority: i32::MAX,
+            rate_limit: Some(0),
+        }
+    }
+
+    /// `priority` moved into `[min_priority, max_priority]`.
+    pub fn clamp_priority(&self, priority: i32) -> i32 {
+        priority.clamp(self.min_priority, self.max_priority.max(self.min_priority))
+    }
+
+    /// Whether a new bundle of `new_jobs` jobs fits beside what the owner
+    /// already has (`new_jobs` = 1 asks whether any bundle could).
+    pub fn admit(&self, usage: OwnerUsage, new_jobs: i64) -> Result<(), QuotaExceeded> {
+        let over = |limit: &'static str, allowed: i64, used: i64, adding: i64| {
+            (allowed > 0 && used + adding > allowed).then_some(QuotaExceeded { limit, allowed, used, adding })
+        };
+        match over("max_active_bundles", self.max_active_bundles.into(), usage.active_bundles, 1)
+            .or_else(|| over("max_queued_jobs", self.max_queued_jobs, usage.queued_jobs, new_jobs))
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A live key's owner and limits (what the API's key cache holds).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LiveKey {
+    pub id: Uuid,
+    pub owner: String,
+    #[sqlx(flatten)]
+    pub limits: KeyLimits,
+}
+
+/// What an owner has in the queue now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct OwnerUsage {
+    /// Bundles pending or running.
+    pub active_bundles: i64,
+    /// Jobs pending or running.
+    pub queued_jobs: i64,
+}
+
+/// A submission over one of its owner's limits: `limit` allows `allowed`,
+/// `used` are in use and the submission would add `adding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{limit}: {used} in use + {adding} new would be more than the {allowed} allowed")]
+pub struct QuotaExceeded {
+    pub limit: &'static str,
+    pub allowed: i64,
+    pub used: i64,
+    pub adding: i64,
+}
+
+/// What [`crate::Store::enqueue_bundle_within`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Enqueued,
+    Refused(QuotaExceeded),
 }

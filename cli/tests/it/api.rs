@@ -195,3 +195,116 @@ async fn serve_with_workers_alone_runs_inline_bundles(pool: PgPool) {
     };
     assert!(status.success(), "{}", serve.logs());
 }
+
+/// `bt keys ...`: exit success, stdout, stderr.
+fn keys(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bt"))
+        .arg("keys")
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("bt keys");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// One raw HTTP/1.1 exchange: the whole response, head and body.
+fn raw(addr: SocketAddr, method: &str, path: &str, key: &str) -> String {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    text
+}
+
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn keys_limits_rates_and_labels_over_http(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let addr = free_addr();
+    let serve = spawn(
+        &url,
+        &["serve", "--addr", &addr.to_string(), "--anonymous-rate-limit", "6"],
+        dir.path().join("serve.log"),
+    );
+    wait_ready(addr, &serve);
+    // An ordinary key cannot jump the queue: the priority is clamped into its range.
+    let mallory = mint(&url, "mallory");
+    let (code, v) = http(addr, "POST", "/v1/bundles?priority=2147483647", &mallory, SPEC);
+    assert_eq!((code, v["priority"].as_i64()), (202, Some(10)), "{v}\n{}", serve.logs());
+    let (_, st) = http(addr, "GET", &format!("/v1/bundles/{}", v["id"].as_str().expect("id")), &mallory, "");
+    assert_eq!(st["priority"], 10);
+    let stored: Vec<i32> =
+        sqlx::query_scalar("SELECT priority FROM bundles").fetch_all(&pool).await.expect("rows");
+    assert_eq!(stored, vec![10]);
+    // An operator's key, with limits of its own.
+    let (ok, _, err) = keys(
+        &url,
+        &[
+            "create",
+            "--owner",
+            "ops",
+            "--max-priority",
+            "1000",
+            "--min-priority",
+            "-5",
+            "--max-active-bundles",
+            "0",
+            "--max-queued-jobs",
+            "500",
+            "--max-variants",
+            "100000",
+            "--rate-limit",
+            "0",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = keys(&url, &["create", "--owner", "x", "--min-priority", "5", "--max-priority", "1"]);
+    assert!(!ok);
+    assert!(err.contains("--min-priority 5 is above --max-priority 1"), "{err}");
+    let (ok, list, err) = keys(&url, &["list"]);
+    assert!(ok, "{err}");
+    let lines: Vec<String> = list
+        .lines()
+        .map(|l| {
+            l.split_once(" revoked - ")
+                .map_or_else(|| l.to_owned(), |(a, b)| format!("{} {b}", a.split(' ').nth(1).unwrap_or("")))
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "mallory active_bundles 20 queued_jobs 10000 variants none priority 0..10 rate server",
+            "ops active_bundles none queued_jobs 500 variants 100000 priority -5..1000 rate none",
+        ],
+        "{list}"
+    );
+    // Unknown keys from one address: a 401, then 429s without a database lookup.
+    let first = raw(addr, "GET", "/v1/bundles", "bt_guess1");
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    let second = raw(addr, "GET", "/v1/bundles", "bt_guess2");
+    assert!(second.starts_with("HTTP/1.1 429"), "{second}");
+    assert_eq!(header(&second, "retry-after"), Some("10"), "{second}");
+    let id = header(&second, "x-request-id").expect("x-request-id");
+    assert!(second.contains(&format!("\"request_id\":\"{id}\"")), "{second}");
+    // Invented methods do not become metric labels.
+    for m in ["FOO", "BAR", "BAZQUUX"] {
+        assert!(raw(addr, m, "/health", "").starts_with("HTTP/1.1 405"), "{m}");
+    }
+    let metrics = raw(addr, "GET", "/metrics", "");
+    assert!(!metrics.contains("BAZQUUX"), "{metrics}");
+    assert!(
+        metrics.contains("bt_http_requests_total{route=\"/health\",method=\"other\",status=\"405\"} 3"),
+        "{metrics}"
+    );
+}

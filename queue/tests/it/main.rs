@@ -2,6 +2,7 @@
 //! `#[sqlx::test]` from `DATABASE_URL`).
 
 mod claim;
+mod keys;
 mod lifecycle;
 mod migrations;
 

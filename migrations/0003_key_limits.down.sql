@@ -1,0 +1,9 @@
+DROP INDEX idx_bundles_owner_active;
+ALTER TABLE api_keys
+    DROP CONSTRAINT key_priority_range,
+    DROP COLUMN rate_limit,
+    DROP COLUMN max_priority,
+    DROP COLUMN min_priority,
+    DROP COLUMN max_variants,
+    DROP COLUMN max_queued_jobs,
+    DROP COLUMN max_active_bundles;
