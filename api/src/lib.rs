@@ -19,6 +19,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 pub mod auth;
+pub mod compute;
+mod detail;
 pub mod error;
 pub mod limit;
 pub mod metrics;
@@ -93,6 +95,13 @@ pub struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
+    /// CPU work (parsing, expanding and planning bundles, recomputing
+    /// variants) run at once on blocking threads; see [`compute::Gate`].
+    pub compute_slots: usize,
+    /// How long a request waits for a compute slot before it answers 503.
+    pub compute_wait: Duration,
+    /// Parsed bundles kept for results and variant requests.
+    pub bundle_cache: usize,
             catalog: PathBuf::from("data"),
             execution: ExecutionPolicy::Queue,
             max_body_bytes: 1 << 20,
@@ -108,6 +117,9 @@ impl Default for ApiConfig {
 /// What every handler reads.
 #[derive(Debug)]
 pub struct AppState {
+            compute_slots: 4,
+            compute_wait: Duration::from_secs(2),
+            bundle_cache: 64,
     pub store: Store,
     pub cfg: ApiConfig,
     pub catalog: Catalog,
@@ -122,6 +134,8 @@ pub struct AppState {
 pub fn router(
     store: Store,
     cfg: ApiConfig,
+    pub gate: compute::Gate,
+    pub bundles: compute::BundleCache,
     phase: watch::Receiver<Phase>,
     extra: impl FnOnce(&mut Registry),
 ) -> Router {
@@ -135,6 +149,8 @@ pub fn router(
     extra(&mut registry);
     let probes = Arc::new(Probes { store: store.clone(), registry, queue, bundles: Some(bundles), phase });
     let state = Arc::new(AppState {
+    let parsed = compute::BundleCache::new(cfg.bundle_cache);
+    parsed.register(&mut registry);
         catalog: Catalog::new(&cfg.catalog),
         datasets: DatasetCache::new(cfg.catalog.clone(), 4),
         keys: auth::KeyCache::new(cfg.key_cache),
@@ -147,6 +163,8 @@ pub fn router(
         .route("/v1/bundles", post(routes::submit).get(routes::list))
         .route("/v1/bundles/{id}", get(routes::status))
         .route("/v1/bundles/{id}/cancel", post(routes::cancel))
+        gate: compute::Gate::new(cfg.compute_slots, cfg.compute_wait),
+        bundles: parsed,
         .route("/v1/bundles/{id}/results", get(routes::results))
         .route("/v1/bundles/{id}/variants/{n}", get(routes::variant))
         .route("/v1/datasets", get(routes::datasets))
@@ -156,6 +174,8 @@ pub fn router(
         .with_state(state.clone());
     v1.merge(bt_service::http::router(probes))
         .fallback(routes::not_found)
+        .route("/v1/bundles/{id}/variants/{n}/equity.csv", get(routes::equity_csv))
+        .route("/v1/bundles/{id}/variants/{n}/trades.csv", get(routes::trades_csv))
         .route_layer(axum::middleware::from_fn_with_state(state, metrics::track))
         .layer(axum::middleware::from_fn(request_id::layer))
 }

@@ -5,13 +5,15 @@ use axum::Json;
 use serde_json::{Value, json};
 
 /// Paths and methods the document describes (the router test compares).
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 13] = [
     ("post", "/v1/bundles"),
     ("get", "/v1/bundles"),
     ("get", "/v1/bundles/{id}"),
     ("post", "/v1/bundles/{id}/cancel"),
     ("get", "/v1/bundles/{id}/results"),
     ("get", "/v1/bundles/{id}/variants/{n}"),
+    ("get", "/v1/bundles/{id}/variants/{n}/equity.csv"),
+    ("get", "/v1/bundles/{id}/variants/{n}/trades.csv"),
     ("get", "/v1/datasets"),
     ("get", "/openapi.json"),
     ("get", "/health"),
@@ -28,6 +30,22 @@ fn too_many(description: &str) -> Value {
     let mut r = error_response(description);
     r["headers"] = json!({ "Retry-After": { "description": "Seconds to wait before retrying", "schema": { "type": "integer", "minimum": 1 } } });
     r
+}
+
+/// A 503 of the compute gate: every slot busy for the wait, with `Retry-After`.
+fn busy() -> Value {
+    let mut r =
+        error_response("Every compute slot of the server busy (code busy); retry after Retry-After seconds");
+    r["headers"] = json!({ "Retry-After": { "description": "Seconds to wait before retrying", "schema": { "type": "integer", "minimum": 1 } } });
+    r
+}
+
+/// The path parameters of one variant.
+fn variant_params() -> Vec<Value> {
+    vec![
+        id_param(),
+        json!({ "name": "n", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }),
+    ]
 }
 
 fn page_params() -> Value {
@@ -58,13 +76,23 @@ pub fn document() -> Value {
         );
         r
     };
-    let mut results_params = page_params();
-    if let Some(a) = results_params.as_array_mut() {
-        a.insert(0, id_param());
-        a.push(json!({ "name": "sort", "in": "query", "schema": { "type": "string", "default": "sharpe" },
-                       "description": "A metric name: final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure, fees, buy_and_hold_return" }));
-        a.push(json!({ "name": "order", "in": "query", "schema": { "type": "string", "enum": ["desc", "asc"], "default": "desc" } }));
-    }
+    let results_params = json!([
+        id_param(),
+        { "name": "sort", "in": "query", "schema": { "type": "string", "default": "sharpe" },
+          "description": "A metric name: final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure, fees, buy_and_hold_return. NaN ranks last either way; ties by variant" },
+        { "name": "order", "in": "query", "schema": { "type": "string", "enum": ["desc", "asc"], "default": "desc" } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 50 } },
+        { "name": "cursor", "in": "query", "schema": { "type": "string" },
+          "description": "The next_cursor of the previous page, with the same sort and order (opaque). Pages are keyset pages: there is no offset, and every page costs the same" }
+    ]);
+    let mut detail_params = variant_params();
+    detail_params.extend([
+        json!({ "name": "points", "in": "query", "schema": { "type": "integer", "minimum": 4, "maximum": 10000, "default": 1000 },
+                "description": "Equity points at most: a longer curve is downsampled to the first and last bar and each bucket's minimum and maximum" }),
+        json!({ "name": "trades_limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 1000 } }),
+        json!({ "name": "trades_cursor", "in": "query", "schema": { "type": "string" }, "description": "The next_trades_cursor of the previous answer (opaque)" }),
+    ]);
+    let csv = |what: &str| json!({ "200": { "description": what, "content": { "text/csv": { "schema": { "type": "string" } } } }, "503": busy() });
     json!({
         "openapi": "3.1.0",
         "info": { "title": "bt API", "version": env!("CARGO_PKG_VERSION"),
@@ -117,7 +145,24 @@ pub fn document() -> Value {
                 "Variant": { "type": "object", "properties": {
                     "variant": { "type": "integer" }, "dataset": { "type": "object" },
                     "strategy": { "type": "object", "description": "kind (a preset or \"rules\"), each parameter's value, and rules: each rule with the values in place of $params" },
-                    "money": { "type": "object" }, "metrics": { "type": "object" } } }
+                    "money": { "type": "object" }, "metrics": { "type": "object" } } },
+                "ResultsPage": { "type": "object", "required": ["results", "next_cursor"], "properties": {
+                    "bundle": { "type": "string", "format": "uuid" }, "status": { "type": "string" },
+                    "stored": { "type": "integer" }, "variants": { "type": "integer" },
+                    "sort": { "type": "string" }, "order": { "type": "string" }, "limit": { "type": "integer" },
+                    "results": { "type": "array", "items": { "$ref": "#/components/schemas/Variant" } },
+                    "next_cursor": { "type": ["string", "null"], "description": "The cursor of the next page; null after the last" } } },
+                "VariantDetail": { "type": "object", "required": ["trades", "trades_total", "next_trades_cursor", "equity", "equity_bars"],
+                    "description": "A Variant with a page of its trades and its equity curve",
+                    "properties": {
+                        "variant": { "type": "integer" }, "dataset": { "type": "object" }, "strategy": { "type": "object" },
+                        "money": { "type": "object" }, "metrics": { "type": "object" },
+                        "trades": { "type": "array", "items": { "type": "object" } },
+                        "trades_total": { "type": "integer", "minimum": 0 },
+                        "next_trades_cursor": { "type": ["string", "null"], "description": "The trades_cursor of the next page; null after the last" },
+                        "equity": { "type": "array", "description": "[time, equity at the bar's close] pairs, at most points of them",
+                                    "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": ["number", "null"] }], "minItems": 2, "maxItems": 2 } },
+                        "equity_bars": { "type": "integer", "minimum": 0, "description": "Bars of the full curve (equity.csv)" } } }
             }
         },
         "security": [{ "bearer": [] }],
@@ -131,7 +176,8 @@ pub fn document() -> Value {
                         "202": { "description": "Enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
                         "413": error_response("Body larger than the limit"),
                         "422": error_response("Invalid bundle (the field is named; in a rule, with its offset; a ticker or timeframe listed twice; a name over 200 characters), more variants than the server or the key allows, more jobs than the key may ever have queued, a dataset not in the catalog, or a data column a rule reads that a dataset lacks"),
-                        "429": too_many("A rate limit, or the owner already has the most active bundles or queued jobs its key allows (limit, allowed and used name which)") })) },
+                        "429": too_many("A rate limit, or the owner already has the most active bundles or queued jobs its key allows (limit, allowed and used name which)"),
+                        "503": busy() })) },
                 "get": { "summary": "The caller's bundles, newest first", "parameters": page_params(),
                     "responses": std_errors(json!({ "200": { "description": "A page of bundles" } })) }
             },
@@ -139,11 +185,17 @@ pub fn document() -> Value {
                 "responses": std_errors(json!({ "200": { "description": "The bundle", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BundleStatus" } } } } })) } },
             "/v1/bundles/{id}/cancel": { "post": { "summary": "Cancel: pending jobs at once, running ones within seconds", "parameters": [id_param()],
                 "responses": std_errors(json!({ "200": { "description": "Cancelled" }, "409": error_response("The bundle already ended") })) } },
-            "/v1/bundles/{id}/results": { "get": { "summary": "Ranked variants with parameters and metrics", "parameters": results_params,
-                "responses": std_errors(json!({ "200": { "description": "A page of ranked variants" } })) } },
-            "/v1/bundles/{id}/variants/{n}": { "get": { "summary": "One variant's metrics, trades and equity curve (recomputed, equal to the sweep)",
-                "parameters": [id_param(), { "name": "n", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }],
-                "responses": std_errors(json!({ "200": { "description": "The variant in detail" } })) } },
+            "/v1/bundles/{id}/results": { "get": { "summary": "Ranked variants with parameters and metrics, a page at a time", "parameters": results_params,
+                "responses": std_errors(json!({ "200": { "description": "A page of ranked variants", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ResultsPage" } } } },
+                                                "503": busy() })) } },
+            "/v1/bundles/{id}/variants/{n}": { "get": { "summary": "One variant's metrics, a page of its trades and its equity curve downsampled (recomputed, equal to the sweep)",
+                "parameters": detail_params,
+                "responses": std_errors(json!({ "200": { "description": "The variant in detail", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VariantDetail" } } } },
+                                                "503": busy() })) } },
+            "/v1/bundles/{id}/variants/{n}/equity.csv": { "get": { "summary": "The variant's whole equity curve: time,close,equity per bar", "parameters": variant_params(),
+                "responses": std_errors(csv("CSV, one line per bar")) } },
+            "/v1/bundles/{id}/variants/{n}/trades.csv": { "get": { "summary": "Every trade of the variant: side, entry and exit bar, time and price, quantity, fees, pnl, return_on_margin, reason", "parameters": variant_params(),
+                "responses": std_errors(csv("CSV, one line per trade")) } },
             "/v1/datasets": { "get": { "summary": "The candle catalog", "responses": std_errors(json!({ "200": { "description": "Datasets" } })) } },
             "/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/health": { "get": { "summary": "Process alive", "security": [], "responses": { "200": { "description": "ok" } } } },

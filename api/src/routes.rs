@@ -6,11 +6,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bt_candles::{Candles, Catalog};
 use bt_engine::bundle::{Bundle, BundleSpec, Limits, Money};
 use bt_engine::metrics::Metrics;
+use bt_engine::sim::Detail;
 use bt_engine::strategy::{Strategy, Value as StrategyValue};
-use bt_queue::{Admission, BundleProgress, CancelOutcome, KeyLimits, NewBundle};
+use bt_queue::{Admission, BundleProgress, CancelOutcome, KeyLimits, NewBundle, Ranking};
 use bt_service::submit::{SubmitError, SubmitOptions, plan};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,6 +21,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Caller, Owner};
+use crate::detail::{self, num};
 use crate::error::ApiError;
 
 type S = State<Arc<AppState>>;
@@ -25,11 +29,6 @@ type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
 fn ok(v: Value) -> Answer {
     Ok((StatusCode::OK, Json(v)))
-}
-
-/// A finite number, or null (JSON has no NaN or infinity).
-fn num(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -113,6 +112,26 @@ async fn enqueue(s: &AppState, caller: &Caller, new: &NewBundle) -> Result<(), A
     }
 }
 
+/// A submission's body parsed (malformed JSON 400, an invalid spec 422
+/// naming the field), expanded within `max_variants` and planned into jobs.
+fn prepare(
+    body: &[u8],
+    max_variants: u64,
+    catalog: &Catalog,
+    opts: &SubmitOptions,
+) -> Result<(NewBundle, Bundle), ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"))
+    })?;
+    // Straight from the text, not through a `Value` (whose maps sort their
+    // keys): rule parameters number the variants in declaration order.
+    // A wrong value is named by its field (`money.stop_loss`), not `bundle`.
+    let spec = BundleSpec::from_json_slice(body).map_err(ApiError::spec)?;
+    let bundle = Bundle::new(spec, Limits { max_variants }).map_err(ApiError::spec)?;
+    let new = plan(&bundle, catalog, opts).map_err(submit_error)?;
+    Ok((new, bundle))
+}
+
 /// `POST /v1/bundles`: validate, plan and enqueue; 202 at once.
 pub async fn submit(
     State(s): S,
@@ -133,15 +152,7 @@ pub async fn submit(
             ApiError::bad_request(e.body_text())
         }
     })?;
-    serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"))
-    })?;
-    // Straight from the text, not through a `Value` (whose maps sort their
-    // keys): rule parameters number the variants in declaration order.
-    let spec: BundleSpec =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("bundle", e.to_string()))?;
     let max_variants = variant_limit(s.cfg.max_variants, &caller.limits);
-    let bundle = Bundle::new(spec, Limits { max_variants }).map_err(ApiError::spec)?;
     let opts = SubmitOptions {
         owner: caller.owner.clone(),
         priority: caller.limits.clamp_priority(q.priority),
@@ -151,11 +162,10 @@ pub async fn submit(
     };
     let catalog = s.catalog.clone();
     let policy = s.cfg.execution;
+    // Parsing, expanding and planning cost CPU by the grid, not by the body's
+    // size: on a blocking thread, a few requests at a time.
     let (mut new, bundle) =
-        tokio::task::spawn_blocking(move || plan(&bundle, &catalog, &opts).map(|n| (n, bundle)))
-            .await
-            .map_err(|e| ApiError::internal("planning a bundle", e))?
-            .map_err(submit_error)?;
+        s.gate.run("planning a bundle", move || prepare(&body, max_variants, &catalog, &opts)).await??;
     new.execution = policy.decide(new.id);
     enqueue(&s, &caller, &new).await?;
     s.metrics.submitted.get_or_create(&[("path", new.execution.as_str())]).inc();
@@ -255,16 +265,29 @@ pub async fn cancel(State(s): S, Owner(owner): Owner, p: Result<Path<Uuid>, Path
     }
 }
 
-async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Bundle, ApiError> {
+/// Bundle `id` parsed and expanded: from the cache, or from its stored spec
+/// (on a blocking thread, through the gate) and then cached.
+async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Arc<Bundle>, ApiError> {
+    if let Some(b) = s.bundles.get(id) {
+        return Ok(b);
+    }
     let spec = s
         .store
         .bundle_spec(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("bundle {id} does not exist")))?;
-    let spec: BundleSpec =
-        serde_json::from_value(spec).map_err(|e| ApiError::internal("stored bundle spec", e))?;
-    Bundle::new(spec, Limits { max_variants: u64::MAX })
-        .map_err(|e| ApiError::internal("stored bundle spec", e))
+    let bundle = s
+        .gate
+        .run("expanding a stored bundle", move || {
+            let spec: BundleSpec =
+                serde_json::from_value(spec).map_err(|e| ApiError::internal("stored bundle spec", e))?;
+            Bundle::new(spec, Limits { max_variants: u64::MAX })
+                .map_err(|e| ApiError::internal("stored bundle spec", e))
+        })
+        .await??;
+    let bundle = Arc::new(bundle);
+    s.bundles.insert(id, bundle.clone());
+    Ok(bundle)
 }
 
 /// `{"kind": "sma_cross" | "rules", <parameter>: <value>..., "rules": {"entry_long": ...}}`:
@@ -332,8 +355,8 @@ pub struct ResultsQuery {
     order: String,
     #[serde(default = "default_limit")]
     limit: i64,
-    #[serde(default)]
-    offset: i64,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 fn default_sort() -> String {
@@ -344,7 +367,12 @@ fn default_order() -> String {
     "desc".into()
 }
 
-/// `GET /v1/bundles/{id}/results`: ranked variants with parameters and metrics.
+/// The most results one page holds.
+const MAX_RESULTS_LIMIT: i64 = 1000;
+
+/// `GET /v1/bundles/{id}/results`: ranked variants with parameters and
+/// metrics, a page at a time: `next_cursor` continues after the page's last
+/// row (keyset paging, so every page costs the same; there is no offset).
 pub async fn results(
     State(s): S,
     Owner(owner): Owner,
@@ -353,7 +381,11 @@ pub async fn results(
 ) -> Answer {
     let id = bundle_id(p)?;
     let q = query(q)?;
-    check_page(q.limit, q.offset)?;
+    if !(1..=MAX_RESULTS_LIMIT).contains(&q.limit) {
+        return Err(
+            ApiError::bad_request(format!("limit {}: use 1 to {MAX_RESULTS_LIMIT}", q.limit)).field("limit")
+        );
+    }
     if !Metrics::NAMES.contains(&q.sort.as_str()) {
         return Err(ApiError::bad_request(format!(
             "sort {:?}: one of {}",
@@ -367,9 +399,24 @@ pub async fn results(
         "asc" => false,
         o => return Err(ApiError::bad_request(format!("order {o:?}: asc or desc")).field("order")),
     };
+    let ranking =
+        Ranking::new(&q.sort, descending).map_err(|e| ApiError::bad_request(e.to_string()).field("sort"))?;
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(
+            ranking.after(c).map_err(|e| ApiError::bad_request(format!("cursor: {e}")).field("cursor"))?,
+        ),
+        None => None,
+    };
     let st = owned(&s, id, &owner).await?;
     let bundle = stored_bundle(&s, id).await?;
-    let rows = s.store.results(id, &q.sort, descending, q.limit, q.offset).await?;
+    // One row more than the page tells whether another page follows.
+    let mut rows = s.store.results(id, &ranking, after.as_ref(), q.limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > q.limit {
+        rows.truncate(q.limit as usize);
+        rows.last().map(|r| ranking.cursor(&ranking.key(r)))
+    } else {
+        None
+    };
     let results = rows
         .iter()
         .map(|r| {
@@ -379,20 +426,25 @@ pub async fn results(
         .collect::<Result<Vec<_>, _>>()?;
     ok(json!({
         "bundle": id, "status": st.status.as_str(), "stored": st.variants_done, "variants": st.variant_count,
-        "sort": q.sort, "order": q.order, "limit": q.limit, "offset": q.offset, "results": results,
+        "sort": q.sort, "order": q.order, "limit": q.limit, "results": results, "next_cursor": next_cursor,
     }))
 }
 
-/// `GET /v1/bundles/{id}/variants/{n}`: one variant's metrics, trades and
-/// equity curve, recomputed with the engine's detail path.
-pub async fn variant(
-    State(s): S,
-    Owner(owner): Owner,
-    p: Result<Path<(Uuid, u64)>, PathRejection>,
-) -> Answer {
-    let (id, n) = p.map(|Path(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))?;
-    owned(&s, id, &owner).await?;
-    let bundle = Arc::new(stored_bundle(&s, id).await?);
+fn variant_path(p: Result<Path<(Uuid, u64)>, PathRejection>) -> Result<(Uuid, u64), ApiError> {
+    p.map(|Path(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// What recomputing variant `n` of the caller's bundle `id` needs: the
+/// bundle and the variant's dataset (404 for another owner's bundle or a
+/// variant out of range).
+async fn variant_inputs(
+    s: &AppState,
+    owner: &str,
+    id: Uuid,
+    n: u64,
+) -> Result<(Arc<Bundle>, Arc<Candles>), ApiError> {
+    owned(s, id, owner).await?;
+    let bundle = stored_bundle(s, id).await?;
     let Some(v) = bundle.variant(n) else {
         return Err(ApiError::not_found(format!(
             "bundle {id} has {} variants (0..{})",
@@ -406,36 +458,122 @@ pub async fn variant(
         .get(&d.ticker, d.timeframe, bundle.range)
         .await
         .map_err(|e| ApiError::internal("loading a dataset", e))?;
-    let b = bundle.clone();
-    let c = candles.clone();
-    let (m, detail) = tokio::task::spawn_blocking(move || bt_engine::sweep::run_variant(&b, n, c.view()))
-        .await
-        .map_err(|e| ApiError::internal("running a variant", e))?
-        .ok_or_else(|| ApiError::not_found(format!("variant {n} does not exist")))?;
-    let mut out = variant_json(&bundle, n, &m)?;
-    let ts = candles.ts();
-    let trades: Vec<Value> = detail
-        .trades
-        .iter()
-        .map(|t| {
-            json!({
-                "side": if t.side > 0 { "long" } else { "short" },
-                "entry_bar": t.entry_bar, "entry_time": bt_candles::time::format_ms(t.entry_ts), "entry_price": num(t.entry_price),
-                "exit_bar": t.exit_bar, "exit_time": bt_candles::time::format_ms(t.exit_ts), "exit_price": num(t.exit_price),
-                "quantity": num(t.quantity), "fees": num(t.fees), "pnl": num(t.pnl),
-                "return_on_margin": num(t.return_on_margin), "reason": t.reason.as_str(),
-            })
+    Ok((bundle, candles))
+}
+
+/// Variant `n`'s metrics and detail, recomputed with the engine's detail path.
+fn recompute(bundle: &Bundle, n: u64, candles: &Candles) -> Result<(Metrics, Detail), ApiError> {
+    bt_engine::sweep::run_variant(bundle, n, candles.view())
+        .ok_or_else(|| ApiError::not_found(format!("variant {n} does not exist")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantQuery {
+    #[serde(default = "default_points")]
+    points: i64,
+    #[serde(default = "default_trades_limit")]
+    trades_limit: i64,
+    /// The `next_trades_cursor` of the previous answer.
+    trades_cursor: Option<String>,
+}
+
+fn default_points() -> i64 {
+    detail::DEFAULT_POINTS
+}
+
+fn default_trades_limit() -> i64 {
+    detail::DEFAULT_TRADES_LIMIT
+}
+
+/// `GET /v1/bundles/{id}/variants/{n}`: one variant's metrics, a page of its
+/// trades and its equity curve downsampled to `points` (each bucket's
+/// minimum and maximum kept), recomputed with the engine's detail path.
+pub async fn variant(
+    State(s): S,
+    Owner(owner): Owner,
+    p: Result<Path<(Uuid, u64)>, PathRejection>,
+    q: Result<Query<VariantQuery>, QueryRejection>,
+) -> Answer {
+    let (id, n) = variant_path(p)?;
+    let q = query(q)?;
+    let points = detail::points(q.points)?;
+    let limit = detail::trades_limit(q.trades_limit)?;
+    let start = detail::trades_start(q.trades_cursor.as_deref())?;
+    let (bundle, candles) = variant_inputs(&s, &owner, id, n).await?;
+    let out = s
+        .gate
+        .run("recomputing a variant", move || -> Result<Value, ApiError> {
+            let (m, d) = recompute(&bundle, n, &candles)?;
+            let (page, next) = detail::trades_page(d.trades.len(), start, limit)?;
+            let ts = candles.ts();
+            let equity: Vec<Value> = detail::downsample(&d.equity, points)
+                .into_iter()
+                .map(|i| json!([bt_candles::time::format_ms(ts[i]), num(d.equity[i])]))
+                .collect();
+            let mut out = variant_json(&bundle, n, &m)?;
+            out["trades"] = d.trades[page].iter().map(detail::trade_json).collect();
+            out["trades_total"] = d.trades.len().into();
+            out["next_trades_cursor"] = next.into();
+            out["equity"] = equity.into();
+            out["equity_bars"] = d.equity.len().into();
+            Ok(out)
         })
-        .collect();
-    let equity: Vec<Value> = detail
-        .equity
-        .iter()
-        .enumerate()
-        .map(|(i, e)| json!([bt_candles::time::format_ms(ts[i]), num(*e)]))
-        .collect();
-    out["trades"] = trades.into();
-    out["equity"] = equity.into();
+        .await??;
     ok(out)
+}
+
+/// A CSV download named `{bundle}-{variant}-{what}.csv`.
+fn csv(id: Uuid, n: u64, what: &str, body: Vec<u8>) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}-{n}-{what}.csv\"")),
+    ];
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// `GET /v1/bundles/{id}/variants/{n}/equity.csv`: every bar's time, close
+/// and equity (what `bt run --variant N --equity` writes).
+pub async fn equity_csv(
+    State(s): S,
+    Owner(owner): Owner,
+    p: Result<Path<(Uuid, u64)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (id, n) = variant_path(p)?;
+    let (bundle, candles) = variant_inputs(&s, &owner, id, n).await?;
+    let body = s
+        .gate
+        .run("writing a variant's equity", move || -> Result<Vec<u8>, ApiError> {
+            let (_, d) = recompute(&bundle, n, &candles)?;
+            let mut out = Vec::with_capacity(d.equity.len() * 48);
+            bt_service::detail::write_equity_csv(&mut out, candles.ts(), candles.close(), &d.equity)
+                .map_err(|e| ApiError::internal("writing a variant's equity", e))?;
+            Ok(out)
+        })
+        .await??;
+    Ok(csv(id, n, "equity", body))
+}
+
+/// `GET /v1/bundles/{id}/variants/{n}/trades.csv`: every trade (what
+/// `bt run --variant N --trades` writes).
+pub async fn trades_csv(
+    State(s): S,
+    Owner(owner): Owner,
+    p: Result<Path<(Uuid, u64)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (id, n) = variant_path(p)?;
+    let (bundle, candles) = variant_inputs(&s, &owner, id, n).await?;
+    let body = s
+        .gate
+        .run("writing a variant's trades", move || -> Result<Vec<u8>, ApiError> {
+            let (_, d) = recompute(&bundle, n, &candles)?;
+            let mut out = Vec::with_capacity(d.trades.len() * 160 + 128);
+            bt_service::detail::write_trades_csv(&mut out, &d.trades)
+                .map_err(|e| ApiError::internal("writing a variant's trades", e))?;
+            Ok(out)
+        })
+        .await??;
+    Ok(csv(id, n, "trades", body))
 }
 
 /// `GET /v1/datasets`: the catalog.

@@ -322,7 +322,7 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     let (_, page2) = call(
         &app,
         "GET",
-        &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5&offset=5"),
+        &format!("/v1/bundles/{id}/results?sort=total_return&order=desc&limit=5&cursor={cursor}"),
         Some(&k),
         None,
     )
@@ -340,6 +340,7 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     assert_eq!(d["equity"].as_array().expect("equity").len(), 720);
     let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/16"), Some(&k), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let cursor = r["next_cursor"].as_str().expect("a next page");
     for q in ["sort=luck", "order=sideways", "limit=0"] {
         let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/results?{q}"), Some(&k), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
@@ -715,4 +716,263 @@ async fn errors_carry_the_request_id_and_no_server_details(pool: PgPool) {
         json!({ "error": { "code": "internal", "request_id": id,
                            "message": "internal error; the server log has the details under this request_id" } })
     );
+}
+
+// ---------------------------------------------------------------- cheap reads
+
+/// Submits SPEC (16 variants) and stores results for it directly, with
+/// sharpe ties and NaNs; the bundle id.
+async fn bundle_with_results(app: &Router, pool: &PgPool, k: &str) -> String {
+    let (s, v) = call(app, "POST", "/v1/bundles", Some(k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_str().expect("id").to_owned();
+    let sharpe: Vec<f64> = (0..16)
+        .map(|v| match v % 5 {
+            0 => f64::NAN,
+            1 => 1.0,
+            _ => f64::from(v) / 10.0,
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO backtest_results (bundle_id, variant, job_id, final_equity, total_return, cagr, max_drawdown,
+             max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy,
+             avg_trade_return, trades, exposure, fees, buy_and_hold_return, open_position, liquidated)
+         SELECT $1::uuid, v - 1, 1, 10000, 0, 0, 0, 0, s, 0, 0, 0, 0, 0, 0, v, 0, 0, 0, false, false
+         FROM UNNEST($2::float8[]) WITH ORDINALITY AS u(s, v)",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .bind(&sharpe)
+    .execute(pool)
+    .await
+    .expect("results");
+    id
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn results_page_by_cursor_every_row_once_nan_last(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let id = bundle_with_results(&app, &pool, &k).await;
+    for order in ["desc", "asc"] {
+        let mut seen: Vec<(u64, Option<f64>)> = Vec::new();
+        let mut uri = format!("/v1/bundles/{id}/results?sort=sharpe&order={order}&limit=5");
+        let mut pages = 0;
+        loop {
+            let (s, r) = call(&app, "GET", &uri, Some(&k), None).await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+            pages += 1;
+            let rows = r["results"].as_array().expect("rows");
+            seen.extend(
+                rows.iter().map(|x| (x["variant"].as_u64().expect("n"), x["metrics"]["sharpe"].as_f64())),
+            );
+            match r["next_cursor"].as_str() {
+                Some(c) => {
+                    assert_eq!(rows.len(), 5);
+                    uri = format!("/v1/bundles/{id}/results?sort=sharpe&order={order}&limit=5&cursor={c}");
+                }
+                None => break,
+            }
+        }
+        assert_eq!(pages, 4, "16 rows in pages of 5; the last one says so");
+        let mut variants: Vec<u64> = seen.iter().map(|x| x.0).collect();
+        let in_order = variants.clone();
+        variants.sort_unstable();
+        assert_eq!(variants, (0..16).collect::<Vec<u64>>(), "every row exactly once");
+        // NaN (null in JSON) last, numbers in order, ties by variant.
+        let numbers: Vec<(u64, f64)> = seen.iter().filter_map(|&(v, x)| x.map(|x| (v, x))).collect();
+        assert!(seen[numbers.len()..].iter().all(|x| x.1.is_none()), "{order}: {seen:?}");
+        assert_eq!(in_order[numbers.len()..], [0, 5, 10, 15]);
+        let mut want = numbers.clone();
+        want.sort_by(|a, b| {
+            let c = a.1.total_cmp(&b.1);
+            (if order == "desc" { c.reverse() } else { c }).then(a.0.cmp(&b.0))
+        });
+        assert_eq!(numbers, want, "{order}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn results_refuse_oversize_limits_and_bad_cursors_naming_the_parameter(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let id = bundle_with_results(&app, &pool, &k).await;
+    let (_, first) = call(&app, "GET", &format!("/v1/bundles/{id}/results?limit=3"), Some(&k), None).await;
+    let good = first["next_cursor"].as_str().expect("cursor").to_owned();
+    for (q, field) in [
+        ("limit=1001".to_owned(), Some("limit")),
+        ("limit=0".to_owned(), Some("limit")),
+        ("cursor=nonsense".to_owned(), Some("cursor")),
+        ("cursor=sharpe.d.f3ff0000000000000.x".to_owned(), Some("cursor")),
+        (format!("order=asc&cursor={good}"), Some("cursor")),
+        (format!("sort=trades&cursor={good}"), Some("cursor")),
+        ("offset=1000000".to_owned(), None),
+    ] {
+        let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/results?{q}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
+        assert_error(&v, "bad_request", field);
+        if field.is_none() {
+            assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("offset")), "{v}");
+        }
+    }
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_bundle_is_expanded_once_for_all_its_reads(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let id = bundle_with_results(&app, &pool, &k).await;
+    for path in ["results", "results?sort=trades", "variants/3", "variants/3/trades.csv"] {
+        let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/{path}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+    }
+    let (_, m) = call(&app, "GET", "/metrics", None, None).await;
+    let m = m.as_str().expect("text");
+    assert_eq!(metric(m, "bt_api_bundle_cache_lookups_total{outcome=\"miss\"}"), 1.0, "{m}");
+    assert_eq!(metric(m, "bt_api_bundle_cache_lookups_total{outcome=\"hit\"}"), 3.0, "{m}");
+}
+
+/// CSV text as rows of fields, without the header (checked).
+fn csv_rows(text: &Value, header: &str) -> Vec<Vec<String>> {
+    let text = text.as_str().expect("csv text");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(header));
+    lines.map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+fn f(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("{s:?} is not a number"))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn variant_detail_pages_trades_downsamples_equity_and_equals_the_downloads(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let (_, v) = call(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    let id = v["id"].as_str().expect("id").to_owned();
+    let base = format!("/v1/bundles/{id}/variants/3");
+    // The downloads: every bar and every trade.
+    let (s, h, eq) = send(&app, "GET", &format!("{base}/equity.csv"), Some(&k), None, HERE).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(h["content-disposition"], format!("attachment; filename=\"{id}-3-equity.csv\"").as_str());
+    let equity = csv_rows(&eq, "time,close,equity");
+    assert_eq!(equity.len(), 720);
+    let (s, tr) = call(&app, "GET", &format!("{base}/trades.csv"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let trades = csv_rows(&tr, bt_service::detail::TRADES_HEADER);
+    assert!(trades.len() >= 3, "a variant that trades: {}", trades.len());
+    // The detail with every point equals the download.
+    let (s, full) = call(&app, "GET", &format!("{base}?points=10000"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK, "{full}");
+    assert_eq!(full["equity_bars"], 720);
+    let points = full["equity"].as_array().expect("equity");
+    assert_eq!(points.len(), 720);
+    for (p, row) in points.iter().zip(&equity) {
+        assert_eq!(p[0].as_str(), Some(row[0].as_str()));
+        assert_eq!(p[1].as_f64(), Some(f(&row[2])));
+    }
+    // The trades, two a page, equal the download.
+    let mut paged = Vec::new();
+    let mut uri = format!("{base}?trades_limit=2");
+    loop {
+        let (s, d) = call(&app, "GET", &uri, Some(&k), None).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        assert_eq!(d["trades_total"], trades.len());
+        assert_eq!(d["metrics"], full["metrics"]);
+        paged.extend(d["trades"].as_array().expect("trades").iter().cloned());
+        match d["next_trades_cursor"].as_str() {
+            Some(c) => uri = format!("{base}?trades_limit=2&trades_cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged.len(), trades.len());
+    for (t, row) in paged.iter().zip(&trades) {
+        assert_eq!(
+            (t["side"].as_str(), t["entry_bar"].as_u64(), t["entry_time"].as_str(), t["exit_time"].as_str()),
+            (
+                Some(row[0].as_str()),
+                Some(row[1].parse().expect("bar")),
+                Some(row[2].as_str()),
+                Some(row[5].as_str())
+            )
+        );
+        assert_eq!((t["entry_price"].as_f64(), t["pnl"].as_f64()), (Some(f(&row[3])), Some(f(&row[9]))));
+        assert_eq!(t["reason"].as_str(), Some(row[11].as_str()));
+    }
+    // Downsampled: at most `points`, first and last bar, the extremes kept.
+    let (_, small) = call(&app, "GET", &format!("{base}?points=20&trades_limit=1"), Some(&k), None).await;
+    let pts = small["equity"].as_array().expect("equity");
+    assert!(pts.len() <= 20 && pts.len() >= 10, "{}", pts.len());
+    assert_eq!(pts[0][0].as_str(), Some(equity[0][0].as_str()));
+    assert_eq!(pts[pts.len() - 1][0].as_str(), Some(equity[719][0].as_str()));
+    let values: Vec<f64> = equity.iter().map(|r| f(&r[2])).collect();
+    let kept: Vec<f64> = pts.iter().map(|p| p[1].as_f64().expect("number")).collect();
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(kept.contains(&max) && kept.contains(&min), "{min} {max} {kept:?}");
+    assert_eq!(small["trades"].as_array().map(Vec::len), Some(1));
+    // Bounds, each error naming its parameter.
+    for (q, field) in [
+        ("points=3", "points"),
+        ("points=10001", "points"),
+        ("trades_limit=0", "trades_limit"),
+        ("trades_limit=10001", "trades_limit"),
+        ("trades_cursor=abc", "trades_cursor"),
+        ("trades_cursor=100000", "trades_cursor"),
+    ] {
+        let (s, v) = call(&app, "GET", &format!("{base}?{q}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
+        assert_error(&v, "bad_request", Some(field));
+    }
+    // Another owner's variant downloads answer 404 like a missing bundle's.
+    let (_, bob) = key(&pool, "bob").await;
+    for what in ["equity.csv", "trades.csv"] {
+        let (s, _) = call(&app, "GET", &format!("{base}/{what}"), Some(&bob), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (s, _) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/16/equity.csv"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cpu_work_waits_for_a_slot_then_answers_503_with_retry_after(pool: PgPool) {
+    // No slot at all: every request with CPU work waits its time and is turned away.
+    let cfg = ApiConfig { compute_slots: 0, compute_wait: Duration::from_millis(50), ..config() };
+    let app = app(&pool, cfg);
+    let (_, k) = key(&pool, "alice").await;
+    let t = std::time::Instant::now();
+    let (s, h, v) = send(&app, "POST", "/v1/bundles", Some(&k), Some(SPEC), HERE).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert_eq!(h["retry-after"], "1");
+    assert_error(&v, "busy", None);
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("planning a bundle")), "{v}");
+    let (_, list) = call(&app, "GET", "/v1/bundles", Some(&k), None).await;
+    assert_eq!(list["bundles"], json!([]), "nothing was enqueued");
+    // The probes still answer.
+    let (s, _) = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_bundle_one_variant_of_which_cannot_fit_the_memory_limit_is_a_422(pool: PgPool) {
+    let small = app(&pool, ApiConfig { memory_limit: Some(20_000), ..config() });
+    let (_, k) = key(&pool, "alice").await;
+    let (s, v) = call(&small, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "bundle", "{v}");
+    let m = v["error"]["message"].as_str().expect("message");
+    assert!(
+        m.starts_with("one variant on BTCUSD/1h needs about ")
+            && m.contains("more than the memory limit of 19.5 KiB"),
+        "{m}"
+    );
+    // Within the limit it is accepted.
+    let large = app(&pool, ApiConfig { memory_limit: Some(1 << 30), ..config() });
+    let (s, v) = call(&large, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
 }

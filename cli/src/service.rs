@@ -397,6 +397,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     if args.max_body_bytes < 1024 || args.db_connections == 0 || args.job_size == 0 {
         bail!("--max-body-bytes must be at least 1024, --db-connections and --job-size at least 1");
     }
+    if args.compute_slots == 0 {
+        bail!("BT_API_COMPUTE_SLOTS must be at least 1");
+    }
+    if !args.compute_wait_seconds.is_finite() || !(0.0..=600.0).contains(&args.compute_wait_seconds) {
+        bail!("BT_API_COMPUTE_WAIT_SECONDS: {} is out of range (0 to 600)", args.compute_wait_seconds);
+    }
     let worker_cfg = if args.workers > 0 {
         let wa = WorkerArgs {
             database_url: args.db.database_url.clone(),
@@ -405,6 +411,14 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             job_poll_interval_seconds: 5.0,
             heartbeat_interval_seconds: 30.0,
             threads: args.threads,
+    /// Requests doing CPU work at once (parsing, expanding and planning a
+    /// bundle; recomputing a variant), on blocking threads.
+    #[arg(long, env = "BT_API_COMPUTE_SLOTS", default_value_t = 4)]
+    compute_slots: usize,
+    /// Seconds a request waits for a compute slot before it answers 503
+    /// with Retry-After.
+    #[arg(long, env = "BT_API_COMPUTE_WAIT_SECONDS", default_value_t = 2.0)]
+    compute_wait_seconds: f64,
             catalog: args.catalog.clone(),
             http_addr: "off".into(),
             shutdown_grace_seconds: args.shutdown_grace_seconds,
@@ -476,6 +490,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         Ok(())
     })
 }
+        compute_slots: args.compute_slots,
+        compute_wait: Duration::from_secs_f64(args.compute_wait_seconds),
+        ..bt_api::ApiConfig::default()
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
