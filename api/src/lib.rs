@@ -90,11 +90,6 @@ pub struct ApiConfig {
     pub key_cache: Duration,
     /// Requests per minute per key (its default) and per address without a key.
     pub rate_limits: limit::RateLimits,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
     /// CPU work (parsing, expanding and planning bundles, recomputing
     /// variants) run at once on blocking threads; see [`compute::Gate`].
     pub compute_slots: usize,
@@ -102,6 +97,11 @@ impl Default for ApiConfig {
     pub compute_wait: Duration,
     /// Parsed bundles kept for results and variant requests.
     pub bundle_cache: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
             catalog: PathBuf::from("data"),
             execution: ExecutionPolicy::Queue,
             max_body_bytes: 1 << 20,
@@ -110,6 +110,9 @@ impl Default for ApiConfig {
             max_attempts: 3,
             key_cache: Duration::from_secs(5),
             rate_limits: limit::RateLimits::default(),
+            compute_slots: 4,
+            compute_wait: Duration::from_secs(2),
+            bundle_cache: 64,
         }
     }
 }
@@ -117,9 +120,6 @@ impl Default for ApiConfig {
 /// What every handler reads.
 #[derive(Debug)]
 pub struct AppState {
-            compute_slots: 4,
-            compute_wait: Duration::from_secs(2),
-            bundle_cache: 64,
     pub store: Store,
     pub cfg: ApiConfig,
     pub catalog: Catalog,
@@ -127,6 +127,8 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub limiter: limit::Limiter,
     pub metrics: metrics::HttpMetrics,
+    pub gate: compute::Gate,
+    pub bundles: compute::BundleCache,
 }
 
 /// The API router over `store`, with `/health`, `/ready` and `/metrics`.
@@ -134,14 +136,14 @@ pub struct AppState {
 pub fn router(
     store: Store,
     cfg: ApiConfig,
-    pub gate: compute::Gate,
-    pub bundles: compute::BundleCache,
     phase: watch::Receiver<Phase>,
     extra: impl FnOnce(&mut Registry),
 ) -> Router {
     let http = metrics::HttpMetrics::default();
     let mut registry = Registry::default();
     http.register(&mut registry);
+    let parsed = compute::BundleCache::new(cfg.bundle_cache);
+    parsed.register(&mut registry);
     let queue = QueueGauges::new(Duration::from_secs(5));
     queue.register(&mut registry);
     let bundles = BundleGauges::new(Duration::from_secs(5));
@@ -149,13 +151,13 @@ pub fn router(
     extra(&mut registry);
     let probes = Arc::new(Probes { store: store.clone(), registry, queue, bundles: Some(bundles), phase });
     let state = Arc::new(AppState {
-    let parsed = compute::BundleCache::new(cfg.bundle_cache);
-    parsed.register(&mut registry);
         catalog: Catalog::new(&cfg.catalog),
         datasets: DatasetCache::new(cfg.catalog.clone(), 4),
         keys: auth::KeyCache::new(cfg.key_cache),
         limiter: limit::Limiter::new(cfg.rate_limits),
         metrics: http,
+        gate: compute::Gate::new(cfg.compute_slots, cfg.compute_wait),
+        bundles: parsed,
         store,
         cfg,
     });
@@ -163,10 +165,10 @@ pub fn router(
         .route("/v1/bundles", post(routes::submit).get(routes::list))
         .route("/v1/bundles/{id}", get(routes::status))
         .route("/v1/bundles/{id}/cancel", post(routes::cancel))
-        gate: compute::Gate::new(cfg.compute_slots, cfg.compute_wait),
-        bundles: parsed,
         .route("/v1/bundles/{id}/results", get(routes::results))
         .route("/v1/bundles/{id}/variants/{n}", get(routes::variant))
+        .route("/v1/bundles/{id}/variants/{n}/equity.csv", get(routes::equity_csv))
+        .route("/v1/bundles/{id}/variants/{n}/trades.csv", get(routes::trades_csv))
         .route("/v1/datasets", get(routes::datasets))
         .route("/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
@@ -174,8 +176,6 @@ pub fn router(
         .with_state(state.clone());
     v1.merge(bt_service::http::router(probes))
         .fallback(routes::not_found)
-        .route("/v1/bundles/{id}/variants/{n}/equity.csv", get(routes::equity_csv))
-        .route("/v1/bundles/{id}/variants/{n}/trades.csv", get(routes::trades_csv))
         .route_layer(axum::middleware::from_fn_with_state(state, metrics::track))
         .layer(axum::middleware::from_fn(request_id::layer))
 }

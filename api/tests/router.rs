@@ -319,6 +319,7 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     let top = &rows[0];
     assert_eq!(top["strategy"]["kind"], "sma_cross");
     assert!(top["strategy"]["fast"].is_number() && top["money"]["direction"] == "long", "{top}");
+    let cursor = r["next_cursor"].as_str().expect("a next page");
     let (_, page2) = call(
         &app,
         "GET",
@@ -340,7 +341,6 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
     assert_eq!(d["equity"].as_array().expect("equity").len(), 720);
     let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/variants/16"), Some(&k), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
-    let cursor = r["next_cursor"].as_str().expect("a next page");
     for q in ["sort=luck", "order=sideways", "limit=0"] {
         let (s, v) = call(&app, "GET", &format!("/v1/bundles/{id}/results?{q}"), Some(&k), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");

@@ -275,6 +275,9 @@ pub struct ResultsArgs {
     out: Option<PathBuf>,
 }
 
+/// Rows per query when `bt results --out` reads a whole bundle.
+const RESULTS_PAGE: i64 = 10_000;
+
 pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
     if Metrics::NAMES.iter().all(|n| *n != args.sort) {
         bail!("--sort {}: unknown metric (one of {})", args.sort, Metrics::NAMES.join(", "));
@@ -292,9 +295,6 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
             rows.iter()
                 .map(|r| {
                     let (index, metrics) = bt_service::results::from_row(r);
-/// Rows per query when `bt results --out` reads a whole bundle.
-const RESULTS_PAGE: i64 = 10_000;
-
                     VariantResult { index, metrics }
                 })
                 .collect()
@@ -380,6 +380,14 @@ pub struct ServeArgs {
     /// After SIGTERM, seconds in-process jobs may finish before they are released.
     #[arg(long, env = "BT_SHUTDOWN_GRACE_SECONDS", default_value_t = 30.0)]
     shutdown_grace_seconds: f64,
+    /// Requests doing CPU work at once (parsing, expanding and planning a
+    /// bundle; recomputing a variant), on blocking threads.
+    #[arg(long, env = "BT_API_COMPUTE_SLOTS", default_value_t = 4)]
+    compute_slots: usize,
+    /// Seconds a request waits for a compute slot before it answers 503
+    /// with Retry-After.
+    #[arg(long, env = "BT_API_COMPUTE_WAIT_SECONDS", default_value_t = 2.0)]
+    compute_wait_seconds: f64,
 }
 
 fn parse_policy(s: &str) -> Result<bt_api::ExecutionPolicy, String> {
@@ -411,14 +419,6 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             job_poll_interval_seconds: 5.0,
             heartbeat_interval_seconds: 30.0,
             threads: args.threads,
-    /// Requests doing CPU work at once (parsing, expanding and planning a
-    /// bundle; recomputing a variant), on blocking threads.
-    #[arg(long, env = "BT_API_COMPUTE_SLOTS", default_value_t = 4)]
-    compute_slots: usize,
-    /// Seconds a request waits for a compute slot before it answers 503
-    /// with Retry-After.
-    #[arg(long, env = "BT_API_COMPUTE_WAIT_SECONDS", default_value_t = 2.0)]
-    compute_wait_seconds: f64,
             catalog: args.catalog.clone(),
             http_addr: "off".into(),
             shutdown_grace_seconds: args.shutdown_grace_seconds,
@@ -451,6 +451,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             key_per_minute: args.key_rate_limit,
             anonymous_per_minute: args.anonymous_rate_limit,
         },
+        compute_slots: args.compute_slots,
+        compute_wait: Duration::from_secs_f64(args.compute_wait_seconds),
+        ..bt_api::ApiConfig::default()
     };
     runtime()?.block_on(async move {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -490,9 +493,6 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         Ok(())
     })
 }
-        compute_slots: args.compute_slots,
-        compute_wait: Duration::from_secs_f64(args.compute_wait_seconds),
-        ..bt_api::ApiConfig::default()
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};

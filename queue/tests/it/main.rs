@@ -5,9 +5,9 @@ mod claim;
 mod keys;
 mod lifecycle;
 mod migrations;
+mod results;
 
 use bt_queue::{NewBundle, NewJob, Store, StoreConfig};
-mod results;
 use uuid::Uuid;
 
 /// A bundle of `jobs` jobs of 10 variants each on one dataset.
