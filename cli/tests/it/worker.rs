@@ -173,7 +173,7 @@ fee_bps = 10
     p
 }
 
-fn bt_with_db(url: &str, args: &[&str]) -> crate::Run {
+pub fn bt_with_db(url: &str, args: &[&str]) -> crate::Run {
     let out = Command::new(env!("CARGO_BIN_EXE_bt"))
         .args(args)
         .env("DATABASE_URL", url)
@@ -224,7 +224,7 @@ async fn wait_for(pool: &PgPool, id: Uuid, status: &str, timeout: Duration, work
 
 /// Every variant stored exactly once (the primary key rules out duplicates;
 /// this checks none is missing or stray).
-async fn assert_all_results(pool: &PgPool, id: Uuid) {
+pub async fn assert_all_results(pool: &PgPool, id: Uuid) {
     let (n, distinct, lo, hi, want): (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), count(DISTINCT variant), min(variant), max(variant),
                 (SELECT variant_count FROM bundles WHERE id = $1)
