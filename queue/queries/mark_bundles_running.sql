@@ -1,6 +1,9 @@
--- Bundles $1 (just claimed from) become running, once. Rows are locked in id
--- order, so concurrent calls cannot deadlock on each other.
+-- Bundles $1 (just claimed from) become running, once; in the claim's
+-- transaction. A bundle row another transaction holds (a cancel, a job end) is
+-- skipped rather than waited for: the claim holds its jobs' row locks, and a
+-- cancel locks the bundle before its pending jobs, so waiting could deadlock.
+-- The rescuer marks any bundle so skipped (mark_started_bundles).
 UPDATE bundles b
 SET status = 'running', started_at = coalesce(b.started_at, now())
-FROM (SELECT id FROM bundles WHERE id = ANY($1) AND status = 'pending' ORDER BY id FOR UPDATE) AS p
+FROM (SELECT id FROM bundles WHERE id = ANY($1) AND status = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED) AS p
 WHERE b.id = p.id AND b.status = 'pending'

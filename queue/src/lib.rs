@@ -8,12 +8,22 @@
 //! overwrite the new run.
 //!
 //! Liveness: a worker holds a session advisory lock (key = job id) per running
-//! job on a connection it keeps open ([`lock_job`]); [`Store::rescue`] (one
-//! process at a time, under a leader lock) puts back running jobs whose lock
-//! nobody holds, or whose heartbeat is older than a timeout.
+//! job on a connection it keeps open ([`Session`], whose claim takes the locks
+//! in the claim statement itself); [`Store::rescue`] (one process at a time,
+//! under a leader lock) puts back running jobs whose lock nobody holds on two
+//! looks a grace apart, or whose heartbeat is older than a timeout.
 
+/// A statement of `queries/` by file name.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../queries/", $name, ".sql"))
+    };
+}
+
+mod copy;
 mod plan;
 mod rank;
+mod session;
 mod store;
 mod types;
 
@@ -25,7 +35,7 @@ pub use store::{
 pub use types::{
     Admission, ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution,
     Job, JobStatus, KeyLimits, LiveKey, NewBundle, NewJob, OwnerUsage, QueueDepth, QuotaExceeded, Rescued,
-    ResultRow, StoreError,
+    ResultRow, StoreError, transient_sqlstate,
 };
 
 /// The migrations in `migrations/` at the workspace root, embedded.

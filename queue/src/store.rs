@@ -12,21 +12,16 @@ use crate::types::{
     Job, JobStatus, KeyLimits, LiveKey, NewBundle, OwnerUsage, QueueDepth, Rescued, ResultRow, StoreError,
 };
 
-macro_rules! sql {
-    ($name:literal) => {
-        include_str!(concat!("../queries/", $name, ".sql"))
-    };
-}
-
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How long a running job's heartbeat may be silent before the rescuer puts
 /// it back, whatever its lock says (a hung worker).
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// How long after its last heartbeat a job without a held lock is left alone
-/// (covers the moment between the claim and the worker taking the lock).
-pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_secs(15);
+/// How long a running job must have been seen without its lock (on an
+/// earlier rescue pass) before the rescuer puts it back: covers a live
+/// worker's session reconnecting after a cut.
+pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_millis(500);
 
 /// The metric columns results can be ranked by.
 pub const RESULT_SORT_COLUMNS: [&str; 17] = [
@@ -158,6 +153,12 @@ impl Store {
         let tfs: Vec<&str> = b.jobs.iter().map(|j| j.timeframe.as_str()).collect();
         let starts: Vec<i64> = b.jobs.iter().map(|j| j.variant_start).collect();
         let ends: Vec<i64> = b.jobs.iter().map(|j| j.variant_end).collect();
+        let first_key: i64 = sqlx::query_scalar(sql!("fair_start"))
+            .bind(&b.owner)
+            .bind(b.jobs.len() as i64)
+            .bind(b.priority)
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query(sql!("insert_jobs"))
             .bind(b.id)
             .bind(b.priority)
@@ -168,6 +169,7 @@ impl Store {
             .bind(&starts)
             .bind(&ends)
             .bind(b.execution)
+            .bind(first_key)
             .execute(&mut *tx)
             .await?;
         sqlx::query(sql!("notify_jobs")).bind(b.id.to_string()).execute(&mut *tx).await?;
@@ -180,24 +182,12 @@ impl Store {
         self.claim_lanes(worker, n, &[Execution::Queue]).await
     }
 
-    /// Claims up to `n` jobs of `lanes` for `worker` (one statement, SKIP
-    /// LOCKED), then marks their bundles running (a second statement, holding
-    /// no job locks).
+    /// Claims up to `n` jobs of `lanes` for `worker` and marks their bundles
+    /// running, in one transaction, on a pooled connection (no liveness
+    /// locks: a worker claims through its [`Session`]).
     pub async fn claim_lanes(&self, worker: &str, n: i64, lanes: &[Execution]) -> Result<Vec<Job>> {
-        let lanes: Vec<&str> = lanes.iter().map(|l| l.as_str()).collect();
-        let jobs = sqlx::query_as::<_, Job>(sql!("claim"))
-            .bind(worker)
-            .bind(n)
-            .bind(&lanes)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut bundles: Vec<Uuid> = jobs.iter().map(|j| j.bundle_id).collect();
-        bundles.sort();
-        bundles.dedup();
-        if !bundles.is_empty() {
-            sqlx::query(sql!("mark_bundles_running")).bind(&bundles).execute(&self.pool).await?;
-        }
-        Ok(jobs)
+        let mut conn = self.pool.acquire().await?;
+        Ok(claim_on(&mut conn, worker, n, lanes, false).await?.into_iter().map(|(j, _)| j).collect())
     }
 
     /// Fenced heartbeat, with the variants done when given. `Some(cancel)`
@@ -262,7 +252,7 @@ impl Store {
             .flat_map(|((job, results), _)| results.iter().map(move |r| (*job, r)))
             .collect();
         if !rows.is_empty() {
-            insert_results(&mut tx, &rows).await?;
+            copy_results(&mut tx, &rows).await?;
         }
         for b in &bundles {
             Self::finish_bundle(&mut tx, *b).await?;
@@ -407,10 +397,13 @@ impl Store {
     }
 
     /// Puts back running jobs whose worker is gone: nobody holds their lock
-    /// (checked once their heartbeat is older than `lock_grace`, which covers
-    /// the moment between claim and lock), or their heartbeat is older than
-    /// `heartbeat_timeout`. Jobs at max attempts fail with the reason. Runs
-    /// only in the process that wins the leader lock: `None` elsewhere.
+    /// now, nor did on an earlier pass at least `lock_grace` ago (the first
+    /// pass that finds a lock missing only marks the job; a live worker whose
+    /// connection was cut takes its locks again, and clears the mark, long
+    /// before the next), or their heartbeat is older than `heartbeat_timeout`.
+    /// Jobs at max attempts fail with the reason. Wakes the workers when jobs
+    /// went back to pending. Runs only in the process that wins the leader
+    /// lock: `None` elsewhere.
     pub async fn rescue(
         &self,
         heartbeat_timeout: Duration,
@@ -426,6 +419,14 @@ impl Store {
             .bind(lock_grace.as_secs_f64())
             .fetch_all(&mut *tx)
             .await?;
+        // The first look at jobs whose lock is missing (put back on a later
+        // pass if it still is), and the mark taken off those whose lock is back.
+        sqlx::query(sql!("mark_unlocked")).execute(&mut *tx).await?;
+        sqlx::query(sql!("mark_started_bundles")).execute(&mut *tx).await?;
+        if rescued.iter().any(|r| r.status == JobStatus::Pending) {
+            // Wake every worker: the rescued jobs can run at once.
+            sqlx::query(sql!("notify_jobs")).bind("rescued").execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         // Bundles whose last job just failed end now (each under its own lock,
         // after the jobs' locks are released: no lock-order inversion).
@@ -520,35 +521,59 @@ impl Store {
     }
 }
 
-async fn insert_results(tx: &mut Transaction<'static, Postgres>, r: &[(&Job, &ResultRow)]) -> Result<()> {
-    fn col<T>(r: &[(&Job, &ResultRow)], f: impl Fn(&Job, &ResultRow) -> T) -> Vec<T> {
-        r.iter().map(|(j, x)| f(j, x)).collect()
+/// Bytes of COPY data sent per message: results stream in chunks of this
+/// size, so a job of any size stays far below PostgreSQL's 1 GiB message limit.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Writes results with `COPY ... FROM STDIN (FORMAT binary)` inside the
+/// job's transaction: no statement size limit, and about 3x the rows per
+/// second of an INSERT over arrays.
+async fn copy_results(conn: &mut PgConnection, rows: &[(&Job, &ResultRow)]) -> Result<()> {
+    let mut copy = conn.copy_in_raw(sql!("copy_results")).await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 512);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for (job, r) in rows {
+        crate::copy::encode_result(&mut buf, job.bundle_id, job.id, r);
+        if buf.len() >= COPY_CHUNK {
+            copy.send(std::mem::replace(&mut buf, Vec::with_capacity(COPY_CHUNK + 512))).await?;
+        }
     }
-    sqlx::query(sql!("insert_results"))
-        .bind(col(r, |j, _| j.bundle_id))
-        .bind(col(r, |_, x| x.variant))
-        .bind(col(r, |j, _| j.id))
-        .bind(col(r, |_, x| x.final_equity))
-        .bind(col(r, |_, x| x.total_return))
-        .bind(col(r, |_, x| x.cagr))
-        .bind(col(r, |_, x| x.max_drawdown))
-        .bind(col(r, |_, x| x.max_drawdown_duration_ms))
-        .bind(col(r, |_, x| x.sharpe))
-        .bind(col(r, |_, x| x.sortino))
-        .bind(col(r, |_, x| x.calmar))
-        .bind(col(r, |_, x| x.win_rate))
-        .bind(col(r, |_, x| x.profit_factor))
-        .bind(col(r, |_, x| x.expectancy))
-        .bind(col(r, |_, x| x.avg_trade_return))
-        .bind(col(r, |_, x| x.trades))
-        .bind(col(r, |_, x| x.exposure))
-        .bind(col(r, |_, x| x.fees))
-        .bind(col(r, |_, x| x.buy_and_hold_return))
-        .bind(col(r, |_, x| x.open_position))
-        .bind(col(r, |_, x| x.liquidated))
-        .execute(&mut **tx)
-        .await?;
+    buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+    copy.send(buf).await?;
+    copy.finish().await?;
     Ok(())
+}
+
+/// Claims up to `n` jobs of `lanes` for `worker` on `conn` and marks their
+/// bundles running, in one transaction; with `lock`, each job's session
+/// advisory lock is taken in the claim statement (see `claim.sql`). Each job
+/// comes with whether its lock was taken.
+pub(crate) async fn claim_on(
+    conn: &mut PgConnection,
+    worker: &str,
+    n: i64,
+    lanes: &[Execution],
+    lock: bool,
+) -> Result<Vec<(Job, bool)>> {
+    use sqlx::{Connection, FromRow, Row};
+    let lanes: Vec<&str> = lanes.iter().map(|l| l.as_str()).collect();
+    let mut tx = conn.begin().await?;
+    let rows =
+        sqlx::query(sql!("claim")).bind(worker).bind(n).bind(&lanes).bind(lock).fetch_all(&mut *tx).await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        jobs.push((Job::from_row(row)?, row.try_get::<bool, _>("locked")?));
+    }
+    let mut bundles: Vec<Uuid> = jobs.iter().map(|(j, _)| j.bundle_id).collect();
+    bundles.sort();
+    bundles.dedup();
+    if !bundles.is_empty() {
+        sqlx::query(sql!("mark_bundles_running")).bind(&bundles).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(jobs)
 }
 
 /// A job's liveness lock, held by the session of `conn` until [`JobLock::release`]

@@ -73,6 +73,41 @@ pub enum StoreError {
     BadSort(String),
     #[error("job {index}: variant range {start}..{end} is empty or negative")]
     BadRange { index: usize, start: i64, end: i64 },
+    /// A call that did not finish in time (a frozen network path).
+    #[error("the database did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl StoreError {
+    /// Worth retrying as it is: the connection or the server's state, not
+    /// the statement. By SQLSTATE for errors the server reports: connection
+    /// exceptions (class 08), an administrator's shutdown or a server that
+    /// cannot take connections yet (57P01-57P03, as after a restart or a
+    /// failover), serialization failures and deadlocks (40001, 40P01), too
+    /// many connections (53300); and every error of the link itself (IO,
+    /// TLS, a pool timeout, a protocol error from a cut connection).
+    pub fn is_transient(&self) -> bool {
+        let e = match self {
+            Self::Db(e) => e,
+            Self::Timeout(_) => return true,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| transient_sqlstate(&c)),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        }
+    }
+}
+
+/// See [`StoreError::is_transient`].
+pub fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300")
 }
 
 /// One job to enqueue: a dataset and a range `[variant_start, variant_end)` of

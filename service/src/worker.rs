@@ -40,6 +40,10 @@ pub enum Phase {
 /// Bundles kept parsed between jobs.
 const BUNDLE_CACHE: usize = 16;
 
+/// How long a job waits for the database to answer its bundle's spec
+/// (a restart, a failover) before the attempt fails.
+const SPEC_RETRY: Duration = Duration::from_secs(60);
+
 #[derive(Debug)]
 struct Ctx {
     cfg: WorkerConfig,
@@ -221,7 +225,8 @@ impl Worker {
                 permits.push(p);
             }
             let asked = permits.len();
-            match ctx.store.claim_lanes(&cfg.worker_id, asked as i64, &cfg.lanes).await {
+            // On the liveness session: each job's lock is taken by the claim itself.
+            match ctx.liveness.claim(&cfg.worker_id, asked as i64, &cfg.lanes).await {
                 Ok(claimed) => {
                     backoff = Duration::from_millis(100);
                     let got = claimed.len();
@@ -319,7 +324,9 @@ async fn rescue_loop(ctx: Arc<Ctx>) {
 /// Keeps the liveness session up (reconnecting and re-locking after the
 /// database restarts).
 async fn liveness_loop(ctx: Arc<Ctx>) {
-    let every = (ctx.cfg.lock_grace / 3).min(ctx.cfg.heartbeat_interval).min(Duration::from_secs(5));
+    // Often enough that a cut session is back (with its locks) well before
+    // the rescuer's second look.
+    let every = (ctx.cfg.lock_grace / 2).min(crate::liveness::PING_EVERY);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -361,10 +368,33 @@ impl Ctx {
                 return Ok(b.clone());
             }
         }
-        let spec = match self.store.bundle_spec(id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Err(failed(format!("bundle {id} does not exist"), false)),
-            Err(e) => return Err(failed(format!("reading the bundle spec failed: {e}"), true)),
+        // A database that is restarting answers again within seconds: wait
+        // for it rather than spend one of the job's attempts.
+        let mut delay = Duration::from_millis(100);
+        let since = Instant::now();
+        let spec = loop {
+            match self.store.bundle_spec(id).await {
+                Ok(Some(s)) => break s,
+                Ok(None) => return Err(failed(format!("bundle {id} does not exist"), false)),
+                Err(e)
+                    if e.is_transient()
+                        && since.elapsed() < SPEC_RETRY
+                        && *self.phase.borrow() == Phase::Running =>
+                {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "reading the bundle spec failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    // The database's text stays in this log; the job's error (which
+                    // users see in the bundle's) says what failed.
+                    error!(error = %e, bundle = %id, "reading the bundle spec failed");
+                    return Err(failed(
+                        "reading the bundle spec failed (a database error; see the worker's log)",
+                        true,
+                    ));
+                }
+            }
         };
         let spec: BundleSpec =
             serde_json::from_value(spec).map_err(|e| failed(format!("invalid bundle spec: {e}"), false))?;
@@ -392,11 +422,6 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, _slot: OwnedSemaphorePermit) {
         queue_wait_s = wait,
         "job claimed"
     );
-    match ctx.liveness.lock(job.id).await {
-        Ok(true) => {}
-        Ok(false) => warn!("another session holds this job's lock; running on heartbeats alone"),
-        Err(e) => warn!(error = %e, "cannot take the job's lock now; it is taken again on reconnect"),
-    }
     let outcome = execute(&ctx, &job).await;
     finish(&ctx, &job, outcome, started).await;
     ctx.liveness.unlock(job.id).await;
@@ -521,11 +546,6 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
     }
 }
 
-/// A database error worth retrying: the connection, not the statement.
-fn transient(e: &StoreError) -> bool {
-    !matches!(e, StoreError::Db(sqlx::Error::Database(_)))
-}
-
 /// Writes how the run ended, retrying while the database is unreachable
 /// (every write is fenced, so a retry after a lost reply is harmless).
 async fn finish(ctx: &Ctx, job: &Job, outcome: Outcome, started: Instant) {
@@ -566,10 +586,10 @@ async fn finish(ctx: &Ctx, job: &Job, outcome: Outcome, started: Instant) {
             Ok(()) => return,
             Err(e) => e,
         };
-        if !transient(&e) {
+        if !e.is_transient() {
             if let Outcome::Done { .. } = outcome {
                 error!(error = %e, "storing the job's results failed");
-                outcome = failed(format!("storing results failed: {e}"), true);
+                outcome = failed("storing the results failed (a database error; see the worker's log)", true);
                 continue;
             }
             error!(error = %e, "writing the job's end failed; the rescuer will put it back");

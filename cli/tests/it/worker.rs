@@ -55,8 +55,6 @@ impl Worker {
             .env("BT_JOB_POLL_INTERVAL_SECONDS", "0.2")
             .env("BT_HEARTBEAT_INTERVAL_SECONDS", "0.2")
             .env("BT_HEARTBEAT_TIMEOUT_SECONDS", "20")
-            .env("BT_LOCK_GRACE_SECONDS", "1")
-            .env("BT_RESCUE_INTERVAL_SECONDS", "0.25")
             .env("BT_SHUTDOWN_GRACE_SECONDS", "30")
             .env("BT_LOG_FORMAT", "json")
             .env("BT_LOG", "info")
@@ -501,10 +499,12 @@ async fn a_killed_workers_jobs_are_rescued_and_run_once(pool: PgPool) {
     // Straight to stderr (not the captured print macros): shown in every test run's output.
     let _ = writeln!(
         std::io::stderr(),
-        "rescue time (SIGKILL to the job running again on another worker): {:.2} s",
+        "rescue time (SIGKILL to the job running again on another worker, default settings): {:.2} s",
         rescue_time.as_secs_f64()
     );
-    assert!(rescue_time < Duration::from_secs(10), "{rescue_time:?}");
+    // With the default lock grace and rescue interval (a fresh worker
+    // started after the kill does the rescue): two passes a second apart.
+    assert!(rescue_time < Duration::from_secs(3), "{rescue_time:?}");
     wait_for(&pool, id, "completed", Duration::from_secs(180), &[&rescuer]).await;
     assert_all_results(&pool, id).await;
     assert!(!rescuer.wait_events("job rescued", 1).is_empty(), "{}", rescuer.logs());
@@ -558,8 +558,9 @@ async fn terminated_connections_do_not_lose_or_repeat_work(pool: PgPool) {
     let w = Worker::start(&url, "w1", dir.path(), &[("BT_MAX_CONCURRENT_BACKTESTS", "2")]);
     wait_running(&pool, id, &w).await;
     let db = pool.connect_options().get_database().expect("db").to_owned();
-    // Cut every connection of the worker, three times, a second apart.
-    for _ in 0..3 {
+    // Cut every connection of the worker (its liveness session included),
+    // six times, a second apart.
+    for round in 0..6 {
         let cut: Vec<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'bt-work %'",
         )
@@ -567,13 +568,34 @@ async fn terminated_connections_do_not_lose_or_repeat_work(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .expect("pids");
+        let mut killed = 0;
         for pid in cut {
-            let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&pool).await;
+            let ok: Option<bool> = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .fetch_one(&pool)
+                .await
+                .expect("terminate");
+            killed += usize::from(ok == Some(true));
         }
+        // The worker was connected (it reconnects within a second): every
+        // round really cuts something.
+        assert!(killed > 0, "round {round}: no connection of the worker to cut\n{}", w.logs());
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     wait_for(&pool, id, "completed", Duration::from_secs(180), &[&w]).await;
     assert_all_results(&pool, id).await;
+    // No work thrown away: no job needed a second attempt (before the
+    // SQLSTATE classification, a completion cut with 57P01 failed the
+    // attempt; before claims took their locks, a cut liveness session let
+    // the rescuer take the job).
+    let attempts: Vec<(i64, i32)> = sqlx::query_as(
+        "SELECT id, attempt FROM backtest_jobs WHERE bundle_id = $1 AND attempt <> 1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .expect("attempts");
+    assert!(attempts.is_empty(), "jobs run more than once: {attempts:?}\n{}", w.logs());
     assert_equals_bt_run(&url, id, &bundle, dir.path());
 }
 
@@ -698,10 +720,13 @@ async fn migrate_up_down_and_up(pool: PgPool) {
     let url = db_url(&pool);
     let r = bt_with_db(&url, &["migrate"]);
     assert!(r.ok, "{r:?}");
-    assert_eq!(r.stdout.trim(), "applied migrations: [1, 2] (before: [])");
-    let r = bt_with_db(&url, &["migrate", "--down", "1"]);
+    let all: Vec<i64> =
+        bt_queue::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
+    assert_eq!(r.stdout.trim(), format!("applied migrations: {all:?} (before: [])"));
+    let back = (all.len() - 1).to_string();
+    let r = bt_with_db(&url, &["migrate", "--down", &back]);
     assert!(r.ok, "{r:?}");
-    assert_eq!(r.stdout.trim(), "applied migrations: [1] (before: [1, 2])");
+    assert_eq!(r.stdout.trim(), format!("applied migrations: [1] (before: {all:?})"));
     let r = bt_with_db(&url, &["migrate", "--down", "1"]);
     assert!(r.ok, "{r:?}");
     assert_eq!(r.stdout.trim(), "applied migrations: [] (before: [1])");

@@ -274,7 +274,10 @@ async fn applied_migrations_are_listed(pool: PgPool) {
     let s = store(pool);
     assert_eq!(s.applied_migrations().await.expect("none"), Vec::<i64>::new());
     s.migrate().await.expect("up");
-    assert_eq!(s.applied_migrations().await.expect("all"), vec![1, 2]);
+    let all: Vec<i64> =
+        bt_queue::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
+    assert_eq!(s.applied_migrations().await.expect("all"), all);
+    assert!(all.len() >= 4, "{all:?}");
     s.migrate_down(0).await.expect("down");
     assert_eq!(s.applied_migrations().await.expect("none again"), Vec::<i64>::new());
 }

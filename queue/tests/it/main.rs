@@ -4,6 +4,7 @@
 mod claim;
 mod keys;
 mod lifecycle;
+mod liveness;
 mod migrations;
 mod results;
 

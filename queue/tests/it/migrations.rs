@@ -11,7 +11,10 @@ async fn tables(pool: &PgPool) -> Vec<String> {
 #[sqlx::test(migrations = false)]
 async fn migrations_go_up_down_and_up_again(pool: PgPool) {
     MIGRATOR.run(&pool).await.expect("up");
-    assert_eq!(tables(&pool).await, ["api_keys", "backtest_jobs", "backtest_results", "bundles"]);
+    assert_eq!(
+        tables(&pool).await,
+        ["api_keys", "backtest_jobs", "backtest_results", "bundles", "owner_queue"]
+    );
     MIGRATOR.undo(&pool, 0).await.expect("down");
     assert_eq!(tables(&pool).await, Vec::<String>::new());
     let types: i64 = sqlx::query_scalar(
@@ -22,7 +25,7 @@ async fn migrations_go_up_down_and_up_again(pool: PgPool) {
     .expect("types");
     assert_eq!(types, 0);
     MIGRATOR.run(&pool).await.expect("up again");
-    assert_eq!(tables(&pool).await.len(), 4);
+    assert_eq!(tables(&pool).await.len(), 5);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -33,7 +36,7 @@ async fn claim_query_uses_the_partial_index(pool: PgPool) {
     }
     sqlx::query("ANALYZE backtest_jobs").execute(&pool).await.expect("analyze");
     let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM backtest_jobs WHERE status = 'pending' AND run_after <= now() AND lane = ANY('{queue}') ORDER BY priority DESC, id LIMIT 16 FOR UPDATE SKIP LOCKED",
+        "EXPLAIN SELECT id FROM backtest_jobs WHERE status = 'pending' AND run_after <= now() AND lane = ANY('{queue}') ORDER BY priority DESC, fair_key, id LIMIT 16 FOR UPDATE SKIP LOCKED",
     )
     .fetch_all(&pool)
     .await
