@@ -86,6 +86,11 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     pub max_variants: u64,
     pub job_bar_variants: u64,
+    /// Most variants per job.
+    pub max_job_variants: u64,
+    /// A worker's memory (`BT_MEMORY_LIMIT`): a bundle one variant of which
+    /// needs more answers 422. `None`: not checked.
+    pub memory_limit: Option<u64>,
     pub max_attempts: i32,
     pub key_cache: Duration,
     /// Requests per minute per key (its default) and per address without a key.
@@ -107,6 +112,8 @@ impl Default for ApiConfig {
             max_body_bytes: 1 << 20,
             max_variants: 10_000_000,
             job_bar_variants: bt_service::submit::DEFAULT_JOB_BAR_VARIANTS,
+            max_job_variants: bt_queue::MAX_JOB_VARIANTS,
+            memory_limit: None,
             max_attempts: 3,
             key_cache: Duration::from_secs(5),
             rate_limits: limit::RateLimits::default(),

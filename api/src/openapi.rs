@@ -175,7 +175,7 @@ pub fn document() -> Value {
                     "responses": std_errors(json!({
                         "202": { "description": "Enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
                         "413": error_response("Body larger than the limit"),
-                        "422": error_response("Invalid bundle (the field is named; in a rule, with its offset; a ticker or timeframe listed twice; a name over 200 characters), more variants than the server or the key allows, more jobs than the key may ever have queued, a dataset not in the catalog, or a data column a rule reads that a dataset lacks"),
+                        "422": error_response("Invalid bundle (the field is named; in a rule, with its offset; a ticker or timeframe listed twice; a name over 200 characters), more variants than the server or the key allows, more jobs than the key may ever have queued, a dataset not in the catalog, a data column a rule reads that a dataset lacks, or one variant needing more memory than a worker's limit (both numbers in the message)"),
                         "429": too_many("A rate limit, or the owner already has the most active bundles or queued jobs its key allows (limit, allowed and used name which)"),
                         "503": busy() })) },
                 "get": { "summary": "The caller's bundles, newest first", "parameters": page_params(),

@@ -69,7 +69,9 @@ fn submit_error(e: SubmitError) -> ApiError {
             ),
         ),
         SubmitError::EmptyRange { .. } => ApiError::invalid("datasets", e.to_string()),
-        SubmitError::TooManyJobs { .. } => ApiError::invalid("bundle", e.to_string()),
+        SubmitError::TooManyJobs { .. } | SubmitError::TooLarge { .. } => {
+            ApiError::invalid("bundle", e.to_string())
+        }
         SubmitError::MissingColumn { .. } => ApiError::invalid("strategy", e.to_string()),
         e => ApiError::internal("planning a bundle", e),
     }
@@ -158,6 +160,8 @@ pub async fn submit(
         priority: caller.limits.clamp_priority(q.priority),
         max_attempts: s.cfg.max_attempts,
         job_bar_variants: s.cfg.job_bar_variants,
+        max_job_variants: s.cfg.max_job_variants,
+        memory_limit: s.cfg.memory_limit,
         execution: bt_queue::Execution::Queue,
     };
     let catalog = s.catalog.clone();

@@ -285,6 +285,7 @@ async fn results_and_variants_after_a_worker_ran_the_bundle(pool: PgPool) {
         lock_grace_seconds: 5.0,
         rescue_interval_seconds: 1.0,
         dataset_cache: 2,
+        memory_limit: None,
     };
     let worker =
         bt_service::Worker::new(bt_service::WorkerConfig::from_args(&args).expect("cfg")).expect("worker");

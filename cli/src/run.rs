@@ -11,7 +11,10 @@ use bt_engine::bundle::{Bundle, Limits, Money};
 use bt_engine::metrics::Metrics;
 use bt_engine::sim::Detail;
 use bt_engine::strategy::Value;
-use bt_engine::sweep::{SweepControl, VariantResult, run_variant, sweep};
+use bt_engine::sweep::{
+    SweepControl, SweepOptions, VariantResult, run_variant, strategy_bytes, sweep_with_options,
+};
+use bt_service::memory::{MemoryLimit, dataset_bytes, job_budget};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
@@ -52,6 +55,10 @@ pub struct RunArgs {
     /// Most variants a bundle may expand to.
     #[arg(long, default_value_t = Limits::default().max_variants)]
     max_variants: u64,
+    /// Memory the run may use, e.g. `4GB`, `512MiB` [default: the cgroup
+    /// limit, else the available memory, times 0.8].
+    #[arg(long, env = "BT_MEMORY_LIMIT")]
+    memory_limit: Option<String>,
 }
 
 /// Reads and validates a bundle file.
@@ -91,6 +98,12 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     // A data column a rule reads and a dataset lacks: refused before any
     // candle is read, as a submission is.
     bt_service::submit::check_columns(&bundle, &catalog)?;
+    let limit = MemoryLimit::resolve(args.memory_limit.as_deref())
+        .map_err(|e| anyhow::anyhow!("BT_MEMORY_LIMIT: {e}"))?;
+    if args.variant.is_none() {
+        let bars = bt_service::submit::estimate_bars(&bundle, &catalog)?;
+        bt_service::submit::check_memory(&bundle, &catalog, &bars, limit.bytes)?;
+    }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(t) = args.threads {
         if t == 0 {
@@ -152,10 +165,24 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
             }
         });
         let per = bundle.per_dataset();
+        // The candles and every result are held to the end; the rest of the
+        // limit bounds the expression cache.
+        let candles: u64 = datasets.iter().map(|c| dataset_bytes(c.len() as u64, c.view().extra.len())).sum();
+        let longest = datasets.iter().map(Candles::len).max().unwrap_or(0);
+        let budget = job_budget(
+            limit.bytes,
+            1,
+            pool.current_num_threads(),
+            candles,
+            total,
+            strategy_bytes(&bundle, longest),
+        );
+        let opts = SweepOptions::default().with_cache_bytes(budget.cache as usize);
+        tracing::debug!(limit = %limit, cache = budget.cache, "memory");
         let r = pool.install(|| -> Result<()> {
             for (i, c) in datasets.iter().enumerate() {
                 let range = i as u64 * per..(i as u64 + 1) * per;
-                results.extend(sweep(&bundle, i, c.view(), range, &ctl)?);
+                results.extend(sweep_with_options(&bundle, i, c.view(), range, &ctl, opts)?);
             }
             Ok(())
         });

@@ -6,12 +6,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use bt_candles::Catalog;
 use bt_engine::bundle::{Bundle, BundleSpec, Limits};
 use bt_engine::metrics::Metrics;
 use bt_engine::sweep::VariantResult;
 use bt_queue::{BundleStatus, KeyLimits, Store};
+use bt_service::memory::MemoryLimit;
 use bt_service::submit::{DEFAULT_JOB_BAR_VARIANTS, SubmitOptions, plan};
 use bt_service::worker::Shutdown;
 use bt_service::{Phase, Worker, WorkerArgs, WorkerConfig};
@@ -55,6 +56,8 @@ impl DbArgs {
 
 pub fn work(args: WorkerArgs) -> Result<()> {
     let cfg = WorkerConfig::from_args(&args)?;
+    let per_job = bt_service::memory::Bytes(cfg.memory_limit.bytes / cfg.max_concurrent as u64);
+    tracing::info!(memory_limit = %cfg.memory_limit, %per_job, "memory budget");
     runtime()?.block_on(async move {
         let worker = Worker::new(cfg)?;
         tokio::spawn(on_signals(worker.shutdown()));
@@ -142,6 +145,14 @@ pub struct SubmitArgs {
     /// Most variants a bundle may expand to.
     #[arg(long, default_value_t = Limits::default().max_variants)]
     max_variants: u64,
+    /// Most variants per job.
+    #[arg(long, default_value_t = bt_queue::MAX_JOB_VARIANTS)]
+    max_job_variants: u64,
+    /// Memory of a worker, e.g. `4GB`: a bundle one variant of which needs
+    /// more is refused [default: the cgroup limit, else the available
+    /// memory, times 0.8].
+    #[arg(long, env = "BT_MEMORY_LIMIT")]
+    memory_limit: Option<String>,
 }
 
 pub fn submit(args: SubmitArgs, out: &mut impl Write) -> Result<()> {
@@ -151,12 +162,19 @@ pub fn submit(args: SubmitArgs, out: &mut impl Write) -> Result<()> {
     if args.max_attempts < 1 {
         bail!("--max-attempts must be at least 1");
     }
+    if args.max_job_variants == 0 {
+        bail!("--max-job-variants must be at least 1");
+    }
+    let limit =
+        MemoryLimit::resolve(args.memory_limit.as_deref()).map_err(|e| anyhow!("BT_MEMORY_LIMIT: {e}"))?;
     let bundle = read_bundle(&args.bundle, Limits { max_variants: args.max_variants })?;
     let opts = SubmitOptions {
         owner: args.owner.clone(),
         priority: args.priority,
         max_attempts: args.max_attempts,
         job_bar_variants: args.job_size,
+        max_job_variants: args.max_job_variants,
+        memory_limit: Some(limit.bytes),
         execution: bt_queue::Execution::Queue,
     };
     let new = plan(&bundle, &Catalog::new(&args.catalog), &opts)
@@ -362,6 +380,14 @@ pub struct ServeArgs {
     /// Bars x variants per job.
     #[arg(long, default_value_t = DEFAULT_JOB_BAR_VARIANTS)]
     job_size: u64,
+    /// Most variants per job.
+    #[arg(long, env = "BT_MAX_JOB_VARIANTS", default_value_t = bt_queue::MAX_JOB_VARIANTS)]
+    max_job_variants: u64,
+    /// A worker's memory, e.g. `4GB`: bundles one variant of which needs more
+    /// answer 422; also the in-process workers' limit [default: the cgroup
+    /// limit, else the available memory, times 0.8].
+    #[arg(long, env = "BT_MEMORY_LIMIT")]
+    memory_limit: Option<String>,
     /// Seconds an API key lookup is cached (a revoked key works this long at most).
     #[arg(long, env = "BT_KEY_CACHE_SECONDS", default_value_t = 5.0)]
     key_cache_seconds: f64,
@@ -405,12 +431,17 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     if args.max_body_bytes < 1024 || args.db_connections == 0 || args.job_size == 0 {
         bail!("--max-body-bytes must be at least 1024, --db-connections and --job-size at least 1");
     }
+    if args.max_job_variants == 0 {
+        bail!("BT_MAX_JOB_VARIANTS must be at least 1");
+    }
     if args.compute_slots == 0 {
         bail!("BT_API_COMPUTE_SLOTS must be at least 1");
     }
     if !args.compute_wait_seconds.is_finite() || !(0.0..=600.0).contains(&args.compute_wait_seconds) {
         bail!("BT_API_COMPUTE_WAIT_SECONDS: {} is out of range (0 to 600)", args.compute_wait_seconds);
     }
+    let memory_limit =
+        MemoryLimit::resolve(args.memory_limit.as_deref()).map_err(|e| anyhow!("BT_MEMORY_LIMIT: {e}"))?;
     let worker_cfg = if args.workers > 0 {
         let wa = WorkerArgs {
             database_url: args.db.database_url.clone(),
@@ -446,6 +477,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_variants: args.max_variants,
         job_bar_variants: args.job_size,
+        max_job_variants: args.max_job_variants,
+        memory_limit: Some(memory_limit.bytes),
         max_attempts: 3,
         key_cache: Duration::from_secs_f64(args.key_cache_seconds),
         rate_limits: bt_api::limit::RateLimits {

@@ -1,9 +1,14 @@
 //! The parallel sweep: a range of one dataset's variants across the rayon pool.
 //!
 //! Each distinct sub-expression shared by strategies (an indicator, a cross,
-//! a comparison) is computed once ([`ExprCache`]); each strategy
-//! combination's signals once, by the first task that needs them, kept as a
-//! sparse list of fill events. Variants, in index order, are packed into
+//! a comparison) is computed once ([`ExprCache`]) while the cache's memory
+//! bound ([`SweepOptions::cache_bytes`]) allows, and dropped as soon as no
+//! strategy still to come in the range reads it: every strategy's program is
+//! compiled up front to count the users of each column. Each strategy
+//! combination's signals are computed once, by the first task that needs
+//! them, kept as a sparse list of fill events until the last of its variants
+//! in the range is done. Memory thus follows the strategies in flight, not
+//! the size of the range. Variants, in index order, are packed into
 //! groups of four that advance together through the bar loop (the lane
 //! kernel, `lanes.rs`); tasks of a few groups go to the rayon pool and
 //! walk the bars in tiles so the columns they read stay in cache. Results are
@@ -15,8 +20,8 @@
 //! non-finite prices, decreasing timestamps).
 
 use std::ops::Range;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bt_candles::CandlesView;
 use rayon::prelude::*;
@@ -24,7 +29,7 @@ use rayon::prelude::*;
 use crate::bundle::Bundle;
 use crate::lanes::{self, Columns, Event, Group, Isa, W};
 use crate::metrics::{Accumulator, Metrics};
-use crate::rules::ExprCache;
+use crate::rules::{CACHE_BYTES, ExprCache, UserCounts};
 use crate::sim::{Detail, NoRecord, simulate};
 
 /// Shared between the sweep and whoever watches it: variants done (read it
@@ -90,6 +95,31 @@ fn buy_and_hold(c: CandlesView<'_>) -> f64 {
     }
 }
 
+/// How a sweep runs: its kernel and the memory its expression cache may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOptions {
+    pub kernel: Kernel,
+    /// Most bytes of columns shared between strategies kept at once
+    /// ([`ExprCache`]); past it, columns are computed again when needed.
+    pub cache_bytes: usize,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        Self { kernel: Kernel::Auto, cache_bytes: CACHE_BYTES }
+    }
+}
+
+impl SweepOptions {
+    pub fn with_kernel(self, kernel: Kernel) -> Self {
+        Self { kernel, ..self }
+    }
+
+    pub fn with_cache_bytes(self, cache_bytes: usize) -> Self {
+        Self { cache_bytes, ..self }
+    }
+}
+
 /// Runs variants `range` (all of dataset `dataset`) on `candles`, that
 /// dataset's bars, on the current rayon pool.
 pub fn sweep(
@@ -99,7 +129,7 @@ pub fn sweep(
     range: Range<u64>,
     ctl: &SweepControl,
 ) -> Result<Vec<VariantResult>, SweepError> {
-    sweep_with(bundle, dataset, candles, range, ctl, Kernel::Auto)
+    sweep_with_options(bundle, dataset, candles, range, ctl, SweepOptions::default())
 }
 
 /// [`sweep`] with a chosen kernel (benchmarks and tests compare them).
@@ -111,6 +141,18 @@ pub fn sweep_with(
     ctl: &SweepControl,
     kernel: Kernel,
 ) -> Result<Vec<VariantResult>, SweepError> {
+    sweep_with_options(bundle, dataset, candles, range, ctl, SweepOptions::default().with_kernel(kernel))
+}
+
+/// [`sweep`] with [`SweepOptions`].
+pub fn sweep_with_options(
+    bundle: &Bundle,
+    dataset: usize,
+    candles: CandlesView<'_>,
+    range: Range<u64>,
+    ctl: &SweepControl,
+    opts: SweepOptions,
+) -> Result<Vec<VariantResult>, SweepError> {
     let per = bundle.per_dataset();
     let base = dataset as u64 * per;
     if dataset >= bundle.datasets.len()
@@ -120,18 +162,119 @@ pub fn sweep_with(
     {
         return Err(SweepError::Range { start: range.start, end: range.end, dataset });
     }
-    let isa = match kernel {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let isa = match opts.kernel {
         Kernel::Auto => Isa::Best,
         Kernel::Portable => Isa::Portable,
-        Kernel::Scalar => return sweep_scalar(bundle, dataset, candles, range, ctl),
+        Kernel::Scalar => return sweep_scalar(bundle, dataset, candles, range, ctl, opts),
     };
     match Columns::new(candles) {
-        Some(cols) => sweep_lanes(bundle, dataset, candles, &cols, range, ctl, isa),
-        None => sweep_scalar(bundle, dataset, candles, range, ctl),
+        Some(cols) => sweep_lanes(bundle, dataset, candles, &cols, range, ctl, isa, opts),
+        None => sweep_scalar(bundle, dataset, candles, range, ctl, opts),
     }
 }
 
-/// The lane kernel over a validated range.
+/// One strategy's signals as a path keeps them, or why they failed.
+type Signals<T> = Arc<Result<T, String>>;
+
+/// The strategies of a variant range: each one's signals computed once, by
+/// the first task that needs them, and dropped once the last of its
+/// variants in the range is done. Strategies are evaluated through one
+/// [`ExprCache`] that knows which of them use each column, so a column is
+/// dropped once no strategy still to come reads it.
+struct Strategies<'a, T> {
+    bundle: &'a Bundle,
+    candles: CandlesView<'a>,
+    base: u64,
+    /// First strategy of the range.
+    first: u64,
+    slots: Vec<Mutex<Option<Signals<T>>>>,
+    /// Variants of each strategy in the range not yet done.
+    left: Vec<AtomicU64>,
+    cache: ExprCache,
+}
+
+impl<'a, T> Strategies<'a, T> {
+    /// The strategies of `range` (not empty, all of `dataset`).
+    fn new(
+        bundle: &'a Bundle,
+        dataset: usize,
+        candles: CandlesView<'a>,
+        range: &Range<u64>,
+        cache_bytes: usize,
+    ) -> Self {
+        let base = dataset as u64 * bundle.per_dataset();
+        let m = bundle.money.len() as u64;
+        let (first, last) = ((range.start - base) / m, (range.end - 1 - base) / m);
+        // Compiled once up front to count each column's users (not kept:
+        // compiling is cheap next to evaluating, holding every program is not).
+        let counts = (first..=last)
+            .into_par_iter()
+            .fold(UserCounts::default, |mut c, s| {
+                if let Ok(p) = bundle.strategies.get(s as usize).program() {
+                    c.add(&p);
+                }
+                c
+            })
+            .reduce(UserCounts::default, UserCounts::merge);
+        let left = (first..=last)
+            .map(|s| {
+                let (lo, hi) = (base + s * m, base + (s + 1) * m);
+                AtomicU64::new(range.end.min(hi) - range.start.max(lo))
+            })
+            .collect();
+        Self {
+            bundle,
+            candles,
+            base,
+            first,
+            slots: (first..=last).map(|_| Mutex::new(None)).collect(),
+            left,
+            cache: ExprCache::with_counts(cache_bytes, counts),
+        }
+    }
+
+    /// Strategy `s`'s signals, made into `T` by `make` from the per-bar flags.
+    fn get(&self, s: u64, make: impl FnOnce(&[u8]) -> T) -> Signals<T> {
+        let mut slot = self.slots[(s - self.first) as usize].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sig) = &*slot {
+            return Arc::clone(sig);
+        }
+        let n = self.candles.len();
+        let sig = Arc::new(self.bundle.strategies.get(s as usize).program().and_then(|p| {
+            // One signal buffer per thread: fresh pages cost a fault each.
+            let r = SIGNALS.with_borrow_mut(|sig| {
+                sig.resize(n, 0);
+                p.signals(self.candles, &self.cache, sig).map(|()| make(sig))
+            });
+            self.cache.release(&p);
+            r
+        }));
+        *slot = Some(Arc::clone(&sig));
+        sig
+    }
+
+    /// `k` variants of strategy `s` are done; after its last, its signals go.
+    fn done(&self, s: u64, k: u64) {
+        let i = (s - self.first) as usize;
+        if self.left[i].fetch_sub(k, Ordering::Relaxed) == k {
+            *self.slots[i].lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// The strategies of variants `v` (a sub-range of the sweep's), each
+    /// with how many of its variants `v` holds.
+    fn of(&self, v: Range<u64>) -> impl Iterator<Item = (u64, u64)> {
+        let m = self.bundle.money.len() as u64;
+        let (base, first, last) = (self.base, (v.start - self.base) / m, (v.end - 1 - self.base) / m);
+        (first..=last).map(move |s| (s, v.end.min(base + (s + 1) * m) - v.start.max(base + s * m)))
+    }
+}
+
+/// The lane kernel over a validated, non-empty range.
+#[allow(clippy::too_many_arguments)]
 fn sweep_lanes(
     bundle: &Bundle,
     dataset: usize,
@@ -140,21 +283,15 @@ fn sweep_lanes(
     range: Range<u64>,
     ctl: &SweepControl,
     isa: Isa,
+    opts: SweepOptions,
 ) -> Result<Vec<VariantResult>, SweepError> {
     let base = dataset as u64 * bundle.per_dataset();
     let m = bundle.money.len() as u64;
-    let n = candles.len();
     let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
     let bh = buy_and_hold(candles);
-    let cache = ExprCache::default();
     let count = (range.end - range.start) as usize;
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    let first_s = (range.start - base) / m;
-    let last_s = (range.end - 1 - base) / m;
-    let events: Vec<OnceLock<Result<Vec<Event>, String>>> =
-        (first_s..=last_s).map(|_| OnceLock::new()).collect();
+    let strategies: Strategies<'_, Vec<Event>> =
+        Strategies::new(bundle, dataset, candles, &range, opts.cache_bytes);
     // Tasks of whole groups, enough of them to keep every thread busy.
     let groups = count.div_ceil(W);
     let threads = rayon::current_num_threads().max(1);
@@ -167,17 +304,13 @@ fn sweep_lanes(
             }
             let v0 = range.start + (t * per_task) as u64;
             let v1 = (v0 + per_task as u64).min(range.end);
+            // The task's strategies, held while its groups run.
+            let s0 = (v0 - base) / m;
+            let held: Vec<Signals<Vec<Event>>> =
+                strategies.of(v0..v1).map(|(s, _)| strategies.get(s, lanes::events)).collect();
             let lane = |v: u64| {
                 let (s, mi) = ((v - base) / m, (v - base) % m);
-                let ev = events[(s - first_s) as usize].get_or_init(|| {
-                    // One signal buffer per thread: fresh pages cost a fault each.
-                    SIGNALS.with_borrow_mut(|sig| {
-                        sig.resize(n, 0);
-                        bundle.strategies.get(s as usize).signals(candles, &cache, sig)?;
-                        Ok(lanes::events(sig))
-                    })
-                });
-                match ev {
+                match &*held[(s - s0) as usize] {
                     Ok(ev) => Ok((bundle.sim_params(&bundle.money[mi as usize]), ev.as_slice())),
                     Err(e) => Err(SweepError::Strategy(e.clone())),
                 }
@@ -202,6 +335,9 @@ fn sweep_lanes(
                 .zip(v0..v1)
                 .map(|(acc, index)| VariantResult { index, metrics: acc.finish(bar_ms, bh) })
                 .collect();
+            for (s, k) in strategies.of(v0..v1) {
+                strategies.done(s, k);
+            }
             ctl.done.fetch_add(out.len() as u64, Ordering::Relaxed);
             Ok(out)
         })
@@ -221,20 +357,19 @@ fn sweep_scalar(
     candles: CandlesView<'_>,
     range: Range<u64>,
     ctl: &SweepControl,
+    opts: SweepOptions,
 ) -> Result<Vec<VariantResult>, SweepError> {
     let base = dataset as u64 * bundle.per_dataset();
     let m = bundle.money.len() as u64;
     let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
     let bh = buy_and_hold(candles);
-    let cache = ExprCache::default();
-    let (first_s, last_s) = ((range.start - base) / m, (range.end.max(range.start + 1) - 1 - base) / m);
-    let signals: Vec<OnceLock<Result<Vec<u8>, String>>> =
-        (first_s..=last_s).map(|_| OnceLock::new()).collect();
+    let strategies: Strategies<'_, Vec<u8>> =
+        Strategies::new(bundle, dataset, candles, &range, opts.cache_bytes);
     // Tasks: (strategy index, money start, money end) covering the range.
     let mut tasks = Vec::new();
-    for s in first_s..=last_s {
-        let lo = if s == first_s { (range.start - base) % m } else { 0 };
-        let hi = if s == last_s { range.end - base - s * m } else { m };
+    for (s, _) in strategies.of(range.clone()) {
+        let lo = range.start.max(base + s * m) - (base + s * m);
+        let hi = range.end.min(base + (s + 1) * m) - (base + s * m);
         let mut a = lo;
         while a < hi {
             let b = (a + CHUNK as u64).min(hi);
@@ -245,12 +380,8 @@ fn sweep_scalar(
     let chunks: Vec<Result<Vec<VariantResult>, SweepError>> = tasks
         .par_iter()
         .map(|&(s, lo, hi)| {
-            let sig = signals[(s - first_s) as usize].get_or_init(|| {
-                let mut v = vec![0u8; candles.len()];
-                bundle.strategies.get(s as usize).signals(candles, &cache, &mut v)?;
-                Ok(v)
-            });
-            let sig = sig.as_ref().map_err(|e| SweepError::Strategy(e.clone()))?;
+            let sig = strategies.get(s, <[u8]>::to_vec);
+            let sig = sig.as_ref().as_ref().map_err(|e| SweepError::Strategy(e.clone()))?;
             let mut out = Vec::with_capacity((hi - lo) as usize);
             for mi in lo..hi {
                 if ctl.cancel.load(Ordering::Relaxed) {
@@ -262,6 +393,7 @@ fn sweep_scalar(
                 out.push(VariantResult { index: base + s * m + mi, metrics: acc.finish(bar_ms, bh) });
                 ctl.done.fetch_add(1, Ordering::Relaxed);
             }
+            strategies.done(s, hi - lo);
             Ok(out)
         })
         .collect();
@@ -271,6 +403,26 @@ fn sweep_scalar(
     }
     Ok(results)
 }
+
+/// Bytes one strategy's evaluation holds at most on `bars` bars, the
+/// largest of up to 64 of the bundle's strategy combinations spread over
+/// its grid: every column its program computes, its signal bytes and its
+/// fill events at one a bar. What each thread of a sweep needs besides the
+/// candles, the cache and the results.
+pub fn strategy_bytes(bundle: &Bundle, bars: usize) -> u64 {
+    let n = bundle.strategies.len();
+    let samples = n.min(64);
+    let columns = (0..samples)
+        .map(|k| if samples > 1 { k * (n - 1) / (samples - 1) } else { 0 })
+        .filter_map(|i| bundle.strategies.get(i).program().ok())
+        .map(|p| p.column_bytes(bars))
+        .max()
+        .unwrap_or(0);
+    (columns + bars * (1 + size_of::<Event>())) as u64
+}
+
+/// Bytes of one variant's result while a sweep returns it.
+pub const RESULT_BYTES: u64 = size_of::<VariantResult>() as u64;
 
 /// One variant in detail: its metrics (equal to the sweep's), trades and
 /// equity curve.
@@ -473,6 +625,82 @@ mod tests {
         // A range that starts and ends mid-strategy gives the same rows.
         let part = run(2, 37..101);
         assert_eq!(format!("{part:?}"), format!("{:?}", &one[37..101]));
+    }
+
+    #[test]
+    fn a_small_cache_gives_the_same_results_bit_for_bit() {
+        let b = bundle("kind = \"sma_cross\"\nfast = [5, 10, 15]\nslow = [30, 60]");
+        let c = generate(&GenerateSpec { bars: 3_000, seed: 11, ..GenerateSpec::default() });
+        let all =
+            format!("{:?}", sweep(&b, 0, c.view(), 0..b.count(), &SweepControl::default()).expect("sweep"));
+        // Nothing kept; one average; everything.
+        for cache_bytes in [0, 3_000 * 8, usize::MAX] {
+            for kernel in [Kernel::Auto, Kernel::Scalar] {
+                let opts = SweepOptions { kernel, cache_bytes };
+                let ctl = SweepControl::default();
+                let r = sweep_with_options(&b, 0, c.view(), 0..b.count(), &ctl, opts).expect("sweep");
+                assert_eq!(format!("{r:?}"), all, "{opts:?}");
+                // A range that starts and ends mid-strategy.
+                let part = sweep_with_options(&b, 0, c.view(), 100..500, &ctl, opts).expect("sweep");
+                assert_eq!(format!("{part:?}"), format!("{:?}", &r[100..500]), "{opts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound_and_empties_as_strategies_finish() {
+        let b = bundle("kind = \"sma_cross\"\nfast = [5, 10, 15]\nslow = [30, 60]");
+        let n = 3_000;
+        let c = generate(&GenerateSpec { bars: n, seed: 12, ..GenerateSpec::default() });
+        let m = b.money.len() as u64;
+        // Room for two of the five averages.
+        let limit = 2 * 8 * n;
+        let range = 0..b.count();
+        let s: Strategies<'_, Vec<u8>> = Strategies::new(&b, 0, c.view(), &range, limit);
+        for k in 0..b.strategies.len() as u64 {
+            let sig = s.get(k, <[u8]>::to_vec);
+            let mut want = vec![0u8; n];
+            b.strategies
+                .get(k as usize)
+                .signals(c.view(), &ExprCache::default(), &mut want)
+                .expect("signals");
+            assert_eq!(sig.as_ref().as_ref().expect("signals"), &want);
+            assert!(s.cache.bytes() <= limit, "strategy {k}: {} bytes", s.cache.bytes());
+            s.done(k, m);
+            // Its signals are dropped with its last variant.
+            assert!(s.slots[k as usize].lock().expect("slot").is_none());
+        }
+        assert_eq!(s.cache.peak(), limit);
+        assert_eq!((s.cache.bytes(), s.cache.len()), (0, 0));
+    }
+
+    #[test]
+    fn columns_only_one_strategy_reads_are_never_kept() {
+        // The 166-byte bundle of issue 13, smaller: one donchian period per
+        // strategy, so no column but the close is read twice. Every column
+        // used to stay until the end of the job (5.9 GB at 4,629 periods).
+        let b = bundle("kind = \"donchian\"\nperiod = { start = 1, stop = 60, step = 1 }");
+        let c = generate(&GenerateSpec { bars: 2_000, seed: 13, ..GenerateSpec::default() });
+        let range = 0..b.count();
+        let s: Strategies<'_, Vec<u8>> = Strategies::new(&b, 0, c.view(), &range, usize::MAX);
+        for k in 0..b.strategies.len() as u64 {
+            let _ = s.get(k, <[u8]>::to_vec);
+            // Only the close, read by every strategy and held without a copy.
+            let kept = if k + 1 < b.strategies.len() as u64 { vec!["close".to_owned()] } else { vec![] };
+            assert_eq!((s.cache.bytes(), s.cache.keys()), (0, kept));
+        }
+        assert_eq!(s.cache.peak(), 0);
+    }
+
+    #[test]
+    fn strategy_bytes_is_the_largest_program_and_its_signals() {
+        // sma_cross: two averages (8 bytes a bar) and two crosses (1 byte);
+        // then a signal byte and up to 16 bytes of events a bar.
+        let b = bundle(KINDS[0]);
+        assert_eq!(strategy_bytes(&b, 1_000), 1_000 * (16 + 2 + 1 + 16));
+        // donchian: three outputs and two shifted series of 8 bytes, two comparisons.
+        let b = bundle(KINDS[6]);
+        assert_eq!(strategy_bytes(&b, 1_000), 1_000 * (24 + 16 + 2 + 1 + 16));
     }
 
     #[test]

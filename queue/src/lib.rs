@@ -27,7 +27,7 @@ mod session;
 mod store;
 mod types;
 
-pub use plan::plan_jobs;
+pub use plan::{MAX_JOB_VARIANTS, job_variants, plan_jobs};
 pub use rank::{BadCursor, RankKey, Ranking};
 pub use store::{
     DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,

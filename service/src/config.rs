@@ -9,6 +9,8 @@ use std::time::Duration;
 use bt_queue::Execution;
 use sqlx::postgres::PgConnectOptions;
 
+use crate::memory::MemoryLimit;
+
 /// The worker's flags; each also reads the environment variable it names.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
@@ -54,6 +56,11 @@ pub struct WorkerArgs {
     /// Datasets kept loaded between jobs.
     #[arg(long, env = "BT_DATASET_CACHE", default_value_t = 4)]
     pub dataset_cache: usize,
+    /// Memory the worker's jobs may use, e.g. `4GB`, `512MiB`, `2G` or bytes;
+    /// each running job gets an equal share [default: the cgroup limit, else
+    /// the available memory, times 0.8].
+    #[arg(long, env = "BT_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
 }
 
 /// Validated worker settings.
@@ -72,6 +79,8 @@ pub struct WorkerConfig {
     pub lock_grace: Duration,
     pub rescue_interval: Duration,
     pub dataset_cache: usize,
+    /// Memory the jobs may use together (`BT_MEMORY_LIMIT`).
+    pub memory_limit: MemoryLimit,
     /// Least time between two progress writes of one job.
     pub progress_interval: Duration,
     /// Job lanes this worker claims from: `bt work` serves the queue lane;
@@ -157,6 +166,8 @@ impl WorkerConfig {
         if a.dataset_cache == 0 {
             return Err(bad("BT_DATASET_CACHE", "must be at least 1"));
         }
+        let memory_limit =
+            MemoryLimit::resolve(a.memory_limit.as_deref()).map_err(|e| bad("BT_MEMORY_LIMIT", e))?;
         Ok(Self {
             database,
             worker_id,
@@ -171,6 +182,7 @@ impl WorkerConfig {
             lock_grace,
             rescue_interval,
             dataset_cache: a.dataset_cache,
+            memory_limit,
             progress_interval: Duration::from_secs(1).min(heartbeat_interval),
             lanes: vec![Execution::Queue],
         })
@@ -218,7 +230,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 11] = [
             (&["--max-concurrent-backtests", "0"], "BT_MAX_CONCURRENT_BACKTESTS"),
             (&["--job-poll-interval-seconds=-1"], "BT_JOB_POLL_INTERVAL_SECONDS"),
             (&["--heartbeat-interval-seconds", "NaN"], "BT_HEARTBEAT_INTERVAL_SECONDS"),
@@ -228,6 +240,8 @@ mod tests {
             (&["--http-addr", "localhost"], "BT_HTTP_ADDR"),
             (&["--worker-id", " "], "BT_WORKER_ID"),
             (&["--dataset-cache", "0"], "BT_DATASET_CACHE"),
+            (&["--memory-limit", "1XB"], "BT_MEMORY_LIMIT"),
+            (&["--memory-limit", "1000"], "BT_MEMORY_LIMIT"),
         ];
         for (flags, name) in cases {
             let e = parse(flags).expect_err(name);
@@ -236,6 +250,18 @@ mod tests {
         }
         let e = parse(&["--database-url", "mysql://x"]).expect_err("url");
         assert_eq!(e.name, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_memory_limit_is_given_or_detected() {
+        let c = parse(&["--memory-limit", "1GB"]).expect("valid");
+        assert_eq!(
+            c.memory_limit,
+            MemoryLimit { bytes: 1_000_000_000, source: crate::memory::Source::Given }
+        );
+        let c = parse(&[]).expect("valid");
+        assert_ne!(c.memory_limit.source, crate::memory::Source::Given);
+        assert!(c.memory_limit.bytes >= crate::memory::MIN_LIMIT);
     }
 
     #[test]

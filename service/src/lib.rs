@@ -11,6 +11,7 @@ pub mod datasets;
 pub mod detail;
 pub mod http;
 pub mod liveness;
+pub mod memory;
 pub mod metrics;
 pub mod results;
 pub mod submit;

@@ -1,12 +1,15 @@
 //! Turning a validated bundle into job rows: each dataset's bar count is
 //! estimated from the catalog's metadata (no candle is read), and the
 //! bundle's variants are cut into jobs of about `job_bar_variants` bars x
-//! variants each.
+//! variants each (at most `max_job_variants`). A bundle one variant of which
+//! cannot fit the memory limit is refused.
 
 use bt_candles::{Catalog, DatasetInfo, TimeRange, Timeframe};
 use bt_engine::bundle::Bundle;
-use bt_queue::{Execution, NewBundle, plan_jobs};
+use bt_queue::{Execution, MAX_JOB_VARIANTS, NewBundle, job_variants, plan_jobs};
 use uuid::Uuid;
+
+use crate::memory::{Bytes, dataset_bytes, result_bytes};
 
 /// Bars x variants per job by default: about a second of one core at the
 /// sweep's speed, so progress, rescue and sharing among workers stay fine-grained.
@@ -29,6 +32,20 @@ pub enum SubmitError {
     MissingColumn { ticker: String, timeframe: Timeframe, column: String, have: String, hint: String },
     #[error("the bundle would be {jobs} jobs, more than {max}: raise the job size")]
     TooManyJobs { jobs: usize, max: usize },
+    #[error(
+        "one variant on {ticker}/{timeframe} needs about {} ({bars} bars: {} of candles, {} of indicators \
+         and signals), more than the memory limit of {}: use a shorter time range or a longer timeframe",
+        Bytes(*needed), Bytes(*candles), Bytes(*strategy), Bytes(*limit)
+    )]
+    TooLarge {
+        ticker: String,
+        timeframe: Timeframe,
+        bars: u64,
+        candles: u64,
+        strategy: u64,
+        needed: u64,
+        limit: u64,
+    },
     #[error(transparent)]
     Catalog(#[from] bt_candles::Error),
     #[error("cannot store the bundle spec: {0}")]
@@ -42,6 +59,11 @@ pub struct SubmitOptions {
     pub priority: i32,
     pub max_attempts: i32,
     pub job_bar_variants: u64,
+    /// Most variants per job.
+    pub max_job_variants: u64,
+    /// Memory a worker may use (`BT_MEMORY_LIMIT`): a bundle one variant of
+    /// which needs more is refused. `None`: not checked.
+    pub memory_limit: Option<u64>,
     pub execution: Execution,
 }
 
@@ -52,6 +74,8 @@ impl Default for SubmitOptions {
             priority: 0,
             max_attempts: 3,
             job_bar_variants: DEFAULT_JOB_BAR_VARIANTS,
+            max_job_variants: MAX_JOB_VARIANTS,
+            memory_limit: None,
             execution: Execution::Queue,
         }
     }
@@ -135,10 +159,39 @@ pub fn check_columns(bundle: &Bundle, catalog: &Catalog) -> Result<(), SubmitErr
     Ok(())
 }
 
+/// Refuses a bundle one variant of which needs more than `limit` bytes: the
+/// candles of its largest dataset (by `bars`, in bundle order), with their
+/// data columns, and what one strategy's evaluation holds on them (every
+/// column of its program, its signals and fill events).
+pub fn check_memory(bundle: &Bundle, catalog: &Catalog, bars: &[u64], limit: u64) -> Result<(), SubmitError> {
+    let Some((i, &b)) = bars.iter().enumerate().max_by_key(|&(i, b)| (*b, std::cmp::Reverse(i))) else {
+        return Ok(());
+    };
+    let d = &bundle.datasets[i];
+    let candles = dataset_bytes(b, catalog.columns(&d.ticker, d.timeframe)?.len());
+    let strategy = bt_engine::sweep::strategy_bytes(bundle, b as usize);
+    let needed = candles + strategy + result_bytes();
+    if needed > limit {
+        return Err(SubmitError::TooLarge {
+            ticker: d.ticker.clone(),
+            timeframe: d.timeframe,
+            bars: b,
+            candles,
+            strategy,
+            needed,
+            limit,
+        });
+    }
+    Ok(())
+}
+
 /// The bundle and its jobs, ready for [`bt_queue::Store::enqueue_bundle`].
 pub fn plan(bundle: &Bundle, catalog: &Catalog, opts: &SubmitOptions) -> Result<NewBundle, SubmitError> {
     let bars = estimate_bars(bundle, catalog)?;
     check_columns(bundle, catalog)?;
+    if let Some(limit) = opts.memory_limit {
+        check_memory(bundle, catalog, &bars, limit)?;
+    }
     let datasets: Vec<(String, String, u64)> = bundle
         .datasets
         .iter()
@@ -149,15 +202,12 @@ pub fn plan(bundle: &Bundle, catalog: &Catalog, opts: &SubmitOptions) -> Result<
     // Check the job count before building the rows.
     let jobs_needed: u64 = bars
         .iter()
-        .map(|b| {
-            let chunk = (opts.job_bar_variants / (*b).max(1)).max(1);
-            per.div_ceil(chunk)
-        })
+        .map(|b| per.div_ceil(job_variants(*b, opts.job_bar_variants, opts.max_job_variants)))
         .sum();
     if jobs_needed > MAX_JOBS as u64 {
         return Err(SubmitError::TooManyJobs { jobs: jobs_needed as usize, max: MAX_JOBS });
     }
-    let jobs = plan_jobs(&datasets, per, opts.job_bar_variants);
+    let jobs = plan_jobs(&datasets, per, opts.job_bar_variants, opts.max_job_variants);
     Ok(NewBundle {
         id: Uuid::new_v4(),
         owner: opts.owner.clone(),
@@ -232,6 +282,49 @@ stop_loss = [0.01, 0.02]
         let b = Bundle::from_toml(&late, Limits::default()).expect("bundle");
         let e = plan(&b, &c, &SubmitOptions::default()).expect_err("empty");
         assert_eq!(e.to_string(), "dataset AAA/1m has no bars in the bundle's time range");
+    }
+
+    #[test]
+    fn jobs_are_capped_by_variants() {
+        let (_d, c) = catalog();
+        let b = Bundle::from_toml(SPEC, Limits::default()).expect("bundle");
+        let opts =
+            SubmitOptions { job_bar_variants: 12_000, max_job_variants: 3, ..SubmitOptions::default() };
+        let nb = plan(&b, &c, &opts).expect("plan");
+        // 1m: 2 variants per job (under the cap); 1h: 120 by bars, 3 by the cap.
+        let ranges: Vec<(i64, i64)> = nb.jobs.iter().map(|j| (j.variant_start, j.variant_end)).collect();
+        assert_eq!(ranges, vec![(0, 2), (2, 4), (4, 6), (6, 8), (8, 11), (11, 14), (14, 16)]);
+    }
+
+    #[test]
+    fn a_bundle_one_variant_of_which_cannot_fit_the_memory_limit_is_refused_with_the_numbers() {
+        let (_d, c) = catalog();
+        let b = Bundle::from_toml(SPEC, Limits::default()).expect("bundle");
+        // The 1m dataset (6,000 bars) is the larger: 48 bytes a bar of candles;
+        // sma_cross computes two averages (8 bytes a bar each) and two
+        // crosses (1 byte each), then 1 signal byte and up to 16 bytes of
+        // fill events a bar.
+        let (candles, strategy) = (6_000 * 48, 6_000 * (16 + 2 + 1 + 16));
+        assert_eq!(bt_engine::sweep::strategy_bytes(&b, 6_000), strategy);
+        let needed = candles + strategy + result_bytes();
+        let opts = |limit| SubmitOptions { memory_limit: Some(limit), ..SubmitOptions::default() };
+        let e = plan(&b, &c, &opts(needed - 1)).expect_err("too large");
+        assert!(
+            matches!(e, SubmitError::TooLarge { bars: 6_000, candles: 288_000, strategy: 210_000, needed: n, limit: l, .. }
+                if n == needed && l == needed - 1),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "one variant on AAA/1m needs about {} (6000 bars: 281 KiB of candles, 205 KiB of \
+                 indicators and signals), more than the memory limit of {}: use a shorter time range or a \
+                 longer timeframe",
+                Bytes(needed),
+                Bytes(needed - 1)
+            )
+        );
+        assert!(plan(&b, &c, &opts(needed)).is_ok());
     }
 
     #[test]

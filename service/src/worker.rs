@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bt_engine::bundle::{Bundle, BundleSpec, Limits};
-use bt_engine::sweep::{SweepControl, SweepError, sweep};
+use bt_engine::sweep::{SweepControl, SweepError, sweep_with_options};
 use bt_queue::{Job, ResultRow, Store, StoreError};
 use prometheus_client::registry::Registry;
 use sqlx::postgres::PgPoolOptions;
@@ -23,6 +23,7 @@ use crate::config::WorkerConfig;
 use crate::datasets::DatasetCache;
 use crate::http::{Probes, router, serve};
 use crate::liveness::Liveness;
+use crate::memory::job_options;
 use crate::metrics::{QueueGauges, WorkerMetrics};
 use crate::results::to_row;
 
@@ -474,8 +475,13 @@ async fn execute(ctx: &Ctx, job: &Job) -> Outcome {
     let (tx, mut rx) = oneshot::channel();
     {
         let (bundle, candles, ctl, range) = (bundle.clone(), candles.clone(), ctl.clone(), range.clone());
+        let (limit, jobs, threads) = (ctx.cfg.memory_limit.bytes, ctx.cfg.max_concurrent, ctx.cfg.threads);
         ctx.pool.spawn(move || {
-            let r = sweep(&bundle, ds, candles.view(), range, &ctl);
+            // This job's share of the memory limit bounds its cache.
+            let variants = range.end - range.start;
+            let (opts, budget) = job_options(limit, jobs, threads, &bundle, candles.view(), variants);
+            debug!(share = budget.share, cache = budget.cache, "memory budget");
+            let r = sweep_with_options(&bundle, ds, candles.view(), range, &ctl, opts);
             let _ = tx.send(r);
         });
     }

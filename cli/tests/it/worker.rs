@@ -770,3 +770,122 @@ async fn unknown_bundles_are_named(pool: PgPool) {
     let r = bt_with_db(&url, &["results", &missing.to_string(), "--sort", "luck"]);
     assert!(r.stderr.contains("--sort luck: unknown metric"), "{}", r.stderr);
 }
+
+/// Peak resident memory (VmHWM) of a live process, bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+/// The 166-byte bundle of issue 13: 4,629 donchian periods on 43,200 1m bars,
+/// every period its own indicator. Every one used to stay in the job's cache
+/// and every strategy's fill events to the end of the job: 5.9 GB for one
+/// worker. Under a 1 GB limit it completes, every variant once, and the
+/// worker's peak RSS stays under 1.2 GB.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_grid_of_distinct_indicators_runs_within_the_memory_limit(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let bomb = dir.path().join("bomb.json");
+    std::fs::write(
+        &bomb,
+        r#"{"name":"bomb","datasets":{"tickers":["BTCUSD"],"timeframes":["1m"]},"strategy":{"kind":"donchian","period":{"start":1,"stop":4629,"step":1}}}"#,
+    )
+    .expect("write");
+    let id = submit(&url, &bomb, &["--memory-limit", "1GB"]);
+    let w = Worker::start(
+        &url,
+        "mem",
+        dir.path(),
+        &[("BT_MEMORY_LIMIT", "1GB"), ("BT_THREADS", "2"), ("BT_MAX_CONCURRENT_BACKTESTS", "2")],
+    );
+    let t = Instant::now();
+    wait_for(&pool, id, "completed", Duration::from_secs(600), &[&w]).await;
+    let peak = peak_rss(w.child.id());
+    let secs = t.elapsed().as_secs_f64();
+    let _ = writeln!(std::io::stderr(), "bomb: {secs:.2} s, worker peak RSS {} MB", peak / 1_000_000);
+    assert!(peak < 1_200_000_000, "peak RSS {peak} bytes:\n{}", w.logs());
+    assert_all_results(&pool, id).await;
+}
+
+/// A bundle one variant of which cannot fit the memory limit is refused by
+/// `bt submit` and `bt run` before anything runs, with both numbers.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_variant_larger_than_the_memory_limit_is_refused(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    // 120 averages and 119 sums: 239 columns of 8 bytes a bar, 79.5 MiB on 43,200 bars.
+    let sum: Vec<String> = (1..=120).map(|p| format!("sma(close, {p})")).collect();
+    let path = dir.path().join("wide.toml");
+    let text = format!(
+        "name = \"wide\"\n[datasets]\ntickers = [\"BTCUSD\"]\ntimeframes = [\"1m\"]\n[strategy]\nentry_long = \"{} > 0\"\n",
+        sum.join(" + ")
+    );
+    std::fs::write(&path, text).expect("write");
+    let file = path.to_str().expect("utf-8");
+    let want = "one variant on BTCUSD/1m needs about 81.5 MiB (43200 bars: 2.0 MiB of candles, 79.5 MiB of \
+                indicators and signals), more than the memory limit of 64.0 MiB";
+    let r = bt_with_db(&url, &["submit", file, "--catalog", &catalog(), "--memory-limit", "64MiB"]);
+    assert!(!r.ok && r.stderr.contains(want), "{r:?}");
+    let r = bt_with_db(&url, &["run", file, "--catalog", &catalog(), "--memory-limit", "64MiB"]);
+    assert!(!r.ok && r.stderr.contains(want), "{r:?}");
+    let r = bt_with_db(&url, &["run", file, "--catalog", &catalog(), "--memory-limit", "1XB"]);
+    assert!(!r.ok && r.stderr.contains("BT_MEMORY_LIMIT: \"1XB\" is not a size"), "{r:?}");
+    let bundles: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bundles").fetch_one(&pool).await.expect("count");
+    assert_eq!(bundles, 0);
+}
+
+/// A 258-byte bundle of 5M variants on one daily-sized dataset used to make
+/// one job whose results went into one INSERT: past about 4.4M rows that
+/// exceeds PostgreSQL's 1 GiB message limit, the connection resets and the
+/// job is recomputed until it fails. Now jobs are capped in variants and
+/// results stream with COPY in 1 MiB messages: it completes, every result
+/// exactly once.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_five_million_variant_bundle_completes_with_every_result_once(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("wide.json");
+    std::fs::write(
+        &p,
+        r#"{"name":"wide","datasets":{"tickers":["BTCUSD"],"timeframes":["1h"]},
+            "strategy":{"kind":"sma_cross","fast":10,"slow":30},
+            "money":{"stop_loss":{"start":0.0005,"stop":0.5,"step":0.0005},
+                     "take_profit":{"start":0.001,"stop":5.0,"step":0.001}}}"#,
+    )
+    .expect("write");
+    let id = submit(&url, &p, &[]);
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM backtest_jobs WHERE bundle_id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+    let w = Worker::start(&url, "wide", dir.path(), &[("BT_THREADS", "2")]);
+    let t = Instant::now();
+    wait_for(&pool, id, "completed", Duration::from_secs(900), &[&w]).await;
+    let _ = writeln!(
+        std::io::stderr(),
+        "5,000,000 variants x 720 bars in {jobs} jobs: computed and stored in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_all_results(&pool, id).await;
+    let (variants, bad_jobs, attempts): (i64, i64, i32) = sqlx::query_as(
+        "SELECT (SELECT variant_count FROM bundles WHERE id = $1),
+                (SELECT count(*) FROM backtest_jobs j WHERE j.bundle_id = $1
+                   AND (SELECT count(*) FROM backtest_results r WHERE r.bundle_id = $1 AND r.job_id = j.id)
+                       <> j.variant_end - j.variant_start),
+                (SELECT max(attempt) FROM backtest_jobs WHERE bundle_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("jobs");
+    assert_eq!((variants, bad_jobs, attempts), (5_000_000, 0, 1), "{}", w.logs());
+}

@@ -46,15 +46,51 @@ struct Val {
     k: usize,
 }
 
+/// A cached column and the bytes counted for it (0: not kept, see
+/// [`ExprCache::get`]).
+type Slot = Arc<OnceLock<(Arc<Column>, usize)>>;
+
 /// The expression cache of one dataset: each distinct shared sub-expression
 /// (by its canonical key) is computed once, by the first thread that needs
-/// it, while the cache holds less than its memory bound; past the bound,
-/// columns are computed for the strategy that asks and dropped after.
+/// it, and kept while the cache stays within its memory bound; past the
+/// bound, columns are computed for the strategy that asks and dropped after.
+///
+/// A cache made [`for_users`](Self::for_users) knows, for every key, how
+/// many strategies still to be evaluated use it: it keeps only columns that
+/// another strategy will read, and drops each one when the last of them
+/// [`release`](Self::release)s it, so its memory follows what the rest of the
+/// sweep needs, not everything it has seen. Eviction never changes a value:
+/// a column dropped early is computed again, bit for bit the same.
 #[derive(Debug)]
 pub struct ExprCache {
-    map: Mutex<HashMap<String, Arc<OnceLock<Arc<Column>>>>>,
+    inner: Mutex<Inner>,
     bytes: AtomicUsize,
+    peak: AtomicUsize,
     limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<String, Slot>,
+    /// Strategies not yet released that use each key (by its hash); `None`:
+    /// not counted, every column is kept while under the bound.
+    users: Option<HashMap<u64, u32>>,
+}
+
+impl Inner {
+    /// Whether a column computed now would be read again.
+    fn wanted(&self, key: &str) -> bool {
+        self.users.as_ref().is_none_or(|u| u.get(&hash(key)).is_some_and(|&n| n >= 2))
+    }
+}
+
+/// A key's hash in the user counts. Two keys with one hash share a count:
+/// their columns are then kept longer than needed, never dropped early.
+fn hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
 }
 
 /// Default bound of an [`ExprCache`].
@@ -67,35 +103,105 @@ impl Default for ExprCache {
 }
 
 impl ExprCache {
-    /// A cache that stops keeping new columns once it holds `limit` bytes.
+    /// A cache that keeps columns while it holds at most `limit` bytes.
     pub fn with_limit(limit: usize) -> Self {
-        Self { map: Mutex::default(), bytes: AtomicUsize::new(0), limit }
+        Self { inner: Mutex::default(), bytes: AtomicUsize::new(0), peak: AtomicUsize::new(0), limit }
+    }
+
+    /// A cache bounded by `limit` for the strategies whose programs `users`
+    /// yields (each once): it keeps a column only while one of them that
+    /// uses it is not yet [`release`](Self::release)d.
+    pub fn for_users<'p>(limit: usize, users: impl IntoIterator<Item = &'p Program>) -> Self {
+        let mut counts = UserCounts::default();
+        for p in users {
+            counts.add(p);
+        }
+        Self::with_counts(limit, counts)
+    }
+
+    /// [`for_users`](Self::for_users) with counts gathered beforehand (in
+    /// parallel, say, without keeping the programs).
+    pub fn with_counts(limit: usize, counts: UserCounts) -> Self {
+        let c = Self::with_limit(limit);
+        c.lock().users = Some(counts.0);
+        c
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `bytes` in if they fit under the bound.
+    fn reserve(&self, bytes: usize) -> bool {
+        let fits = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                b.checked_add(bytes).filter(|&t| t <= self.limit)
+            })
+            .is_ok();
+        if fits {
+            self.peak.fetch_max(self.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        fits
     }
 
     fn get(&self, key: &str, f: impl FnOnce() -> Column) -> Arc<Column> {
-        let cell = {
-            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-            match map.get(key) {
-                Some(c) => Some(Arc::clone(c)),
-                None if self.bytes.load(Ordering::Relaxed) < self.limit => {
-                    Some(Arc::clone(map.entry(key.to_owned()).or_default()))
+        let slot = {
+            let mut inner = self.lock();
+            match inner.map.get(key) {
+                Some(s) => Some(Arc::clone(s)),
+                None if self.bytes() < self.limit && inner.wanted(key) => {
+                    Some(Arc::clone(inner.map.entry(key.to_owned()).or_default()))
                 }
                 None => None,
             }
         };
-        match cell {
-            Some(cell) => Arc::clone(cell.get_or_init(|| {
-                let c = f();
-                self.bytes.fetch_add(c.bytes(), Ordering::Relaxed);
-                Arc::new(c)
-            })),
-            None => Arc::new(f()),
+        let Some(slot) = slot else { return Arc::new(f()) };
+        let mut not_kept = false;
+        let (col, _) = slot.get_or_init(|| {
+            let c = f();
+            let bytes = c.bytes();
+            let kept = self.reserve(bytes);
+            not_kept = !kept;
+            (Arc::new(c), if kept { bytes } else { 0 })
+        });
+        let col = Arc::clone(col);
+        if not_kept {
+            // Over the bound: whoever waited on the slot has the column;
+            // later users compute it again.
+            let mut inner = self.lock();
+            if inner.map.get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                inner.map.remove(key);
+            }
+        }
+        col
+    }
+
+    /// A strategy using `program` is done with the cache: each column no
+    /// strategy still to come uses is dropped. No-op on a cache that does
+    /// not count users.
+    pub fn release(&self, program: &Program) {
+        let mut guard = self.lock();
+        let Inner { map, users } = &mut *guard;
+        let Some(users) = users else { return };
+        for key in program.cached_keys() {
+            let h = hash(key);
+            let Some(n) = users.get_mut(&h) else { continue };
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                users.remove(&h);
+                if let Some(slot) = map.remove(key)
+                    && let Some((_, bytes)) = slot.get()
+                {
+                    self.bytes.fetch_sub(*bytes, Ordering::Relaxed);
+                }
+            }
         }
     }
 
     /// Number of columns kept.
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().map.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,6 +211,55 @@ impl ExprCache {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes held at once so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// The bound.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The keys of the columns kept, sorted.
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.lock().map.keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
+
+/// For [`ExprCache::with_counts`]: how many programs use each cached key.
+#[derive(Debug, Default, Clone)]
+pub struct UserCounts(HashMap<u64, u32>);
+
+impl UserCounts {
+    /// Counts one strategy's program.
+    pub fn add(&mut self, program: &Program) {
+        for key in program.cached_keys() {
+            *self.0.entry(hash(key)).or_default() += 1;
+        }
+    }
+
+    /// Both counts together (to merge counts made in parallel).
+    pub fn merge(self, other: Self) -> Self {
+        let (mut big, small) = if self.0.len() >= other.0.len() { (self, other) } else { (other, self) };
+        for (k, n) in small.0 {
+            *big.0.entry(k).or_default() += n;
+        }
+        big
+    }
+
+    /// Distinct keys counted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -208,14 +363,35 @@ fn cross_above(n: usize, a: Src<'_>, b: Src<'_>, out: &mut [u8]) {
     }
 }
 
-fn indicator(kind: Ind, x: Option<&[f64]>, p: &[f64], c: CandlesView<'_>) -> Vec<Vec<f64>> {
-    let n = c.len();
-    let outs = match kind {
+/// Output columns of an indicator.
+fn outputs(kind: Ind) -> usize {
+    match kind {
         Ind::Macd | Ind::Bbands | Ind::Adx | Ind::Donchian => 3,
         Ind::Stoch | Ind::Supertrend => 2,
         _ => 1,
-    };
-    let mut o: Vec<Vec<f64>> = vec![vec![f64::NAN; n]; outs];
+    }
+}
+
+/// Bytes of the column [`compute`] makes for `op` on `n` bars.
+fn column_bytes(op: &Op, n: usize) -> usize {
+    match op {
+        Op::Price(_) | Op::Extra(_) | Op::Out(..) => 0,
+        Op::Ind(kind, ..) => outputs(*kind) * n * 8,
+        Op::Arith(..) | Op::Neg(_) | Op::Extreme(..) | Op::Prev(_, _, false) => n * 8,
+        Op::Cmp(..)
+        | Op::And(..)
+        | Op::Or(..)
+        | Op::Not(_)
+        | Op::Cross(..)
+        | Op::Prev(_, _, true)
+        | Op::Rising(..)
+        | Op::Const(_) => n,
+    }
+}
+
+fn indicator(kind: Ind, x: Option<&[f64]>, p: &[f64], c: CandlesView<'_>) -> Vec<Vec<f64>> {
+    let n = c.len();
+    let mut o: Vec<Vec<f64>> = vec![vec![f64::NAN; n]; outputs(kind)];
     // An input series starts after its own warm-up: compute from its first
     // number on (an indicator of the candles starts at 0).
     let from = x.map_or(0, |x| x.iter().position(|v| !v.is_nan()).unwrap_or(n));
@@ -365,6 +541,17 @@ fn compute(op: &Op, vals: &[Val], c: CandlesView<'_>) -> Column {
 }
 
 impl Program {
+    /// Keys of the nodes [`signals`](Self::signals) looks up in the cache.
+    pub fn cached_keys(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().filter(|n| n.shared && !matches!(n.op, Op::Out(..))).map(|n| n.key.as_str())
+    }
+
+    /// Bytes of every column the program computes on `bars` bars (what one
+    /// evaluation holds at most, cached or not).
+    pub fn column_bytes(&self, bars: usize) -> usize {
+        self.nodes.iter().map(|n| column_bytes(&n.op, bars)).sum()
+    }
+
     /// Writes the [`flags`] of every bar into `out` (the length of the
     /// candles). Fails only when the candles lack a data column the rules
     /// read (the bundle's datasets are checked before a run).

@@ -16,7 +16,7 @@ mod parse;
 mod tests;
 
 pub use compile::{Ind, Node, Op, Opd, Program, RULES, closest};
-pub use eval::{CACHE_BYTES, Column, ExprCache};
+pub use eval::{CACHE_BYTES, Column, ExprCache, UserCounts};
 pub use parse::{BinOp, Expr, ExprKind, Price, parse};
 
 pub(crate) use compile::Builder;

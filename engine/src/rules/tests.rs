@@ -266,3 +266,89 @@ fn a_missing_data_column_is_an_error_not_a_panic() {
     let e = p.signals(c.view(), &ExprCache::default(), &mut [0u8; 2]).expect_err("missing");
     assert_eq!(e, "the dataset has no data column \"other\"");
 }
+
+/// The programs of `cross_above(sma(close, $f), sma(close, 20)) and
+/// rsi(close, 14) < $m` (entry) and its cross below (exit) for (f, m).
+fn sma_rsi_programs(values: &[(f64, f64)]) -> Vec<Program> {
+    let r = Rules::parse(RuleText {
+        entry_long: Some("cross_above(sma(close, $f), sma(close, 20)) and rsi(close, 14) < $m".into()),
+        exit_long: Some("cross_below(sma(close, $f), sma(close, 20))".into()),
+        ..RuleText::default()
+    })
+    .expect("parse");
+    values.iter().map(|&(f, m)| r.compile(&params(&[("f", f), ("m", m)])).expect("compile").program).collect()
+}
+
+#[test]
+fn a_column_is_dropped_when_its_last_user_is_done() {
+    let n = 300;
+    let close: Vec<f64> = (0..n).map(|i| 100.0 + (i as f64 / 9.0).sin() * 8.0).collect();
+    let c = bars(&close, &vec![0.0; n]);
+    let [a, b, d] =
+        <[Program; 3]>::try_from(sma_rsi_programs(&[(5.0, 70.0), (5.0, 60.0), (10.0, 70.0)])).expect("three");
+    let cache = ExprCache::for_users(usize::MAX, [&a, &b, &d]);
+    let kept = |cache: &ExprCache| cache.keys();
+    let mut got = Vec::new();
+    for (p, after_eval, after_release) in [
+        // a keeps what b or d read again: close (no bytes), both averages,
+        // their cross, rsi and `< 70` (not its own `and`, a rule).
+        (&a, 6, 6),
+        // b adds nothing (its `< 60` is its own); after it, sma 5 and the
+        // cross of 5 and 20 have no user left.
+        (&b, 6, 4),
+        // d's sma 10 and its cross are its own: never kept.
+        (&d, 4, 0),
+    ] {
+        let mut out = vec![0u8; n];
+        p.signals(c.view(), &cache, &mut out).expect("signals");
+        assert_eq!(cache.len(), after_eval, "{:?}", kept(&cache));
+        cache.release(p);
+        assert_eq!(cache.len(), after_release, "{:?}", kept(&cache));
+        got.push(out);
+    }
+    // Averages and rsi are 8 bytes a bar, comparisons and crosses 1.
+    assert_eq!(cache.peak(), (3 * 8 + 2) * n);
+    assert_eq!(cache.bytes(), 0);
+    // The same signals as a cache that keeps everything.
+    let all = ExprCache::default();
+    for (p, g) in [&a, &b, &d].into_iter().zip(&got) {
+        let mut out = vec![0u8; n];
+        p.signals(c.view(), &all, &mut out).expect("signals");
+        assert_eq!(&out, g);
+    }
+    assert_eq!(all.len(), 9);
+}
+
+#[test]
+fn a_counted_cache_never_holds_more_than_its_bound() {
+    let n = 300;
+    let close: Vec<f64> = (0..n).map(|i| 100.0 + (i as f64 / 7.0).cos() * 5.0).collect();
+    let c = bars(&close, &vec![0.0; n]);
+    let ps = sma_rsi_programs(&[(5.0, 70.0), (5.0, 60.0), (10.0, 70.0)]);
+    // Room for one average and two 1-byte columns: in evaluation order sma 5
+    // (8n) fits, sma 20 does not, the cross (n) fits, rsi does not, `< 70` fits.
+    let cache = ExprCache::for_users(10 * n, &ps);
+    let mut out = vec![0u8; n];
+    ps[0].signals(c.view(), &cache, &mut out).expect("signals");
+    assert_eq!((cache.bytes(), cache.len()), (10 * n, 4));
+    let mut reference = vec![0u8; n];
+    ps[0].signals(c.view(), &ExprCache::default(), &mut reference).expect("signals");
+    assert_eq!(out, reference);
+    for p in &ps {
+        cache.release(p);
+    }
+    assert_eq!((cache.bytes(), cache.len(), cache.peak()), (0, 0, 10 * n));
+}
+
+#[test]
+fn column_bytes_count_every_column_a_program_computes() {
+    let n = 300;
+    let ps = sma_rsi_programs(&[(5.0, 70.0)]);
+    // Three 8-byte indicators; the cross, `<`, `and` and the cross below 1 byte each.
+    assert_eq!(ps[0].column_bytes(n), (3 * 8 + 4) * n);
+    let close: Vec<f64> = (0..n).map(|i| 100.0 + i as f64).collect();
+    let cache = ExprCache::default();
+    ps[0].signals(bars(&close, &vec![0.0; n]).view(), &cache, &mut vec![0u8; n]).expect("signals");
+    // The cache holds all but the two rules.
+    assert_eq!(cache.bytes() + 2 * n, ps[0].column_bytes(n));
+}
