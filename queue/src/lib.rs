@@ -29,6 +29,7 @@ mod types;
 
 pub use plan::{MAX_JOB_VARIANTS, job_variants, plan_jobs};
 pub use rank::{BadCursor, RankKey, Ranking};
+pub use session::Session;
 pub use store::{
     DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
 };
