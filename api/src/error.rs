@@ -127,7 +127,20 @@ impl ApiError {
 }
 
 impl From<bt_queue::StoreError> for ApiError {
+    /// A database that is restarting, failing over or out of connections
+    /// (`StoreError::is_transient`) is a 503 the client may retry in a
+    /// second; anything else a 500. Either way the text stays in the log.
     fn from(e: bt_queue::StoreError) -> Self {
+        if e.is_transient() {
+            let request_id = crate::request_id::current().unwrap_or_default();
+            tracing::warn!(error = %e, request_id = %request_id, "store unavailable");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is unavailable for a moment; retry (the server log has the details under this request_id)",
+            )
+            .retry_after(1);
+        }
         Self::internal("store", e)
     }
 }
@@ -159,5 +172,22 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transient_store_error_is_a_503_to_retry_and_others_a_500() {
+        let cut = ApiError::from(bt_queue::StoreError::Db(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (cut.status, cut.code, cut.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(1))
+        );
+        assert!(!cut.message.contains("pool"), "{}", cut.message);
+        let bad = ApiError::from(bt_queue::StoreError::NoJobs);
+        assert_eq!((bad.status, bad.retry_after), (StatusCode::INTERNAL_SERVER_ERROR, None));
     }
 }
