@@ -889,3 +889,32 @@ async fn a_five_million_variant_bundle_completes_with_every_result_once(pool: Pg
     .expect("jobs");
     assert_eq!((variants, bad_jobs, attempts), (5_000_000, 0, 1), "{}", w.logs());
 }
+
+/// A job whose results the database refuses (here a trigger raising an
+/// error with text of its own) fails after its attempts; the bundle's error,
+/// which users read through the API, says what failed without the
+/// database's text, which stays in the worker's log.
+#[sqlx::test(migrations = "../migrations")]
+async fn database_text_stays_in_the_log_not_in_the_bundles_error(pool: PgPool) {
+    let url = db_url(&pool);
+    let dir = tempfile::tempdir().expect("tmp");
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'internal table backtest_results_secret is full'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON backtest_results FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    let id = submit(&url, &bundle_file(dir.path(), "refused", 1, "0.01"), &["--max-attempts", "1"]);
+    let w = Worker::start(&url, "w1", dir.path(), &[]);
+    wait_for(&pool, id, "failed", Duration::from_secs(60), &[&w]).await;
+    let error: String = sqlx::query_scalar("SELECT error FROM bundles WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("error");
+    assert!(error.contains("storing the results failed"), "{error}");
+    assert!(!error.contains("secret") && !error.contains("backtest_results"), "{error}");
+    assert!(w.logs().contains("backtest_results_secret is full"), "{}", w.logs());
+}
