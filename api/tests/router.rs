@@ -166,6 +166,26 @@ async fn bad_input_is_a_4xx_with_a_message(pool: PgPool) {
             "invalid_spec",
             Some("bundle"),
         ),
+        // A value of the wrong type is named by its field, not `bundle`
+        // (found by engine/tests/it/parser_props.rs).
+        (
+            SPEC.replace("\"stop_loss\": [0, 0.02]", "\"stop_loss\": true"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("money.stop_loss"),
+        ),
+        (
+            SPEC.replace("[\"BTCUSD\", \"ETHUSD\"]", "\"BTCUSD\""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("datasets.tickers"),
+        ),
+        (
+            SPEC.replace("\"sma_cross\"", "\"SMA\""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            Some("strategy.kind"),
+        ),
         (
             format!("{{\"name\": \"{}\"}}", "x".repeat(5000)),
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -294,13 +294,54 @@ pub struct BundleSpec {
 }
 
 impl BundleSpec {
+    /// Parses TOML. A wrong value is named by its field (`money.stop_loss`,
+    /// `datasets.tickers[0]`); a syntax error, or a missing or unknown
+    /// top-level key, by `bundle`.
     pub fn from_toml(text: &str) -> Result<Self, SpecError> {
-        toml::from_str(text).map_err(|e| SpecError::new("bundle", e.message()))
+        let de = toml::Deserializer::parse(text).map_err(|e| SpecError::new("bundle", e.message()))?;
+        serde_path_to_error::deserialize(de).map_err(|e| at_path(e.path(), e.inner().message()))
     }
 
+    /// Parses JSON; errors name their field as [`Self::from_toml`]'s do.
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
-        serde_json::from_str(text).map_err(|e| SpecError::new("bundle", e.to_string()))
+        Self::from_json_slice(text.as_bytes())
     }
+
+    /// [`Self::from_json`] of bytes (an HTTP body).
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Self, SpecError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let spec = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| at_path(e.path(), e.inner().to_string()))?;
+        de.end().map_err(|e| SpecError::new("bundle", e.to_string()))?;
+        Ok(spec)
+    }
+}
+
+/// A deserialisation error at `path`: the field is the path down to the
+/// first part serde cannot see into (a preset's parameters are a flattened
+/// table: `strategy`); an unknown key is named with its table
+/// (`money.margin`); `bundle` is the document itself (a syntax error, a
+/// missing or unknown top-level key, not a table at all).
+fn at_path(path: &serde_path_to_error::Path, message: impl Into<String>) -> SpecError {
+    use serde_path_to_error::Segment;
+    const TOP: [&str; 6] = ["name", "initial_balance", "datasets", "strategy", "money", "costs"];
+    if !matches!(path.iter().next(), Some(Segment::Map { key }) if TOP.contains(&key.as_str())) {
+        return SpecError::new("bundle", message);
+    }
+    let mut field = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => field += &format!("[{index}]"),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field += key;
+            }
+            Segment::Unknown => break,
+        }
+    }
+    SpecError::new(field, message)
 }
 
 /// A dataset of a bundle.

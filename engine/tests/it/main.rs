@@ -2,6 +2,8 @@
 //! scalar path and the detail path give the same metrics bit for bit, on 1, 2
 //! and 4 threads.
 
+mod parser_props;
+
 use bt_candles::{Candles, Extra, ExtraKind, GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};
 use bt_engine::sweep::{Kernel, SweepControl, run_variant, sweep_with};
