@@ -100,10 +100,6 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     bt_service::submit::check_columns(&bundle, &catalog)?;
     let limit = MemoryLimit::resolve(args.memory_limit.as_deref())
         .map_err(|e| anyhow::anyhow!("BT_MEMORY_LIMIT: {e}"))?;
-    if args.variant.is_none() {
-        let bars = bt_service::submit::estimate_bars(&bundle, &catalog)?;
-        bt_service::submit::check_memory(&bundle, &catalog, &bars, limit.bytes)?;
-    }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(t) = args.threads {
         if t == 0 {
@@ -142,6 +138,9 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     }
 
     let datasets = load_datasets(&bundle, &catalog)?;
+    // A variant that cannot fit is refused as a submission is, before any runs.
+    let bars: Vec<u64> = datasets.iter().map(|c| c.len() as u64).collect();
+    bt_service::submit::check_memory(&bundle, &catalog, &bars, limit.bytes)?;
     let total = bundle.count();
     let bar_variants: u64 = datasets.iter().map(|c| c.len() as u64 * bundle.per_dataset()).sum();
     let ctl = SweepControl::default();
