@@ -454,8 +454,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             http_addr: "off".into(),
             shutdown_grace_seconds: args.shutdown_grace_seconds,
             heartbeat_timeout_seconds: 90.0,
-            lock_grace_seconds: 0.5,
-            rescue_interval_seconds: 1.0,
+            lock_grace_seconds: 0.25,
+            rescue_interval_seconds: 0.5,
             dataset_cache: 4,
             memory_limit: args.memory_limit.clone(),
         };

@@ -21,7 +21,7 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a running job must have been seen without its lock (on an
 /// earlier rescue pass) before the rescuer puts it back: covers a live
 /// worker's session reconnecting after a cut.
-pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_millis(500);
+pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_millis(250);
 
 /// The metric columns results can be ranked by.
 pub const RESULT_SORT_COLUMNS: [&str; 17] = [

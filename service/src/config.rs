@@ -47,11 +47,11 @@ pub struct WorkerArgs {
     /// A running job nobody holds the lock of (its worker died, or its
     /// connection was cut) is rescued when the rescuer sees it unlocked on
     /// two passes at least this far apart (a live worker takes its locks
-    /// again within a quarter second of a cut).
-    #[arg(long, env = "BT_LOCK_GRACE_SECONDS", default_value_t = 0.5)]
+    /// again within a tenth of a second of a cut).
+    #[arg(long, env = "BT_LOCK_GRACE_SECONDS", default_value_t = 0.25)]
     pub lock_grace_seconds: f64,
     /// Seconds between rescue passes (one worker at a time runs them).
-    #[arg(long, env = "BT_RESCUE_INTERVAL_SECONDS", default_value_t = 1.0)]
+    #[arg(long, env = "BT_RESCUE_INTERVAL_SECONDS", default_value_t = 0.5)]
     pub rescue_interval_seconds: f64,
     /// Datasets kept loaded between jobs.
     #[arg(long, env = "BT_DATASET_CACHE", default_value_t = 4)]
@@ -220,8 +220,8 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_secs(5));
         assert_eq!(c.heartbeat_interval, Duration::from_secs(30));
         assert_eq!(c.heartbeat_timeout, Duration::from_secs(90));
-        assert_eq!(c.lock_grace, Duration::from_millis(500));
-        assert_eq!(c.rescue_interval, Duration::from_secs(1));
+        assert_eq!(c.lock_grace, Duration::from_millis(250));
+        assert_eq!(c.rescue_interval, Duration::from_millis(500));
         assert_eq!(c.http_addr, Some("127.0.0.1:9101".parse().expect("addr")));
         assert_eq!(c.progress_interval, Duration::from_secs(1));
         assert!(c.worker_id.ends_with(&format!("-{}", std::process::id())));

@@ -18,7 +18,7 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::sync::Mutex;
 
 /// How often the worker checks its session while it holds locks.
-pub const PING_EVERY: Duration = Duration::from_millis(250);
+pub const PING_EVERY: Duration = Duration::from_millis(100);
 
 /// Longest wait for a connect, a claim or a ping: past it the session is
 /// taken for lost (a half-open connection never answers) and made anew.

@@ -330,13 +330,25 @@ async fn liveness_loop(ctx: Arc<Ctx>) {
     let every = (ctx.cfg.lock_grace / 2).min(crate::liveness::PING_EVERY);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Logged once per outage (the check runs 4 times a second), and once
+    // when the session is back.
+    let mut lost: Option<Instant> = None;
     loop {
         tick.tick().await;
         if ctx.liveness.held().await.is_empty() {
             continue;
         }
-        if let Err(e) = ctx.liveness.check().await {
-            warn!(error = %e, "liveness connection lost; reconnecting");
+        match ctx.liveness.check().await {
+            Err(e) if lost.is_none() => {
+                warn!(error = %e, "liveness connection lost; reconnecting");
+                lost = Some(Instant::now());
+            }
+            Err(e) => debug!(error = %e, "liveness connection still down"),
+            Ok(()) => {
+                if let Some(since) = lost.take() {
+                    info!(down_s = since.elapsed().as_secs_f64(), "liveness connection back");
+                }
+            }
         }
     }
 }

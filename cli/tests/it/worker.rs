@@ -560,7 +560,8 @@ async fn terminated_connections_do_not_lose_or_repeat_work(pool: PgPool) {
     let db = pool.connect_options().get_database().expect("db").to_owned();
     // Cut every connection of the worker (its liveness session included),
     // six times, a second apart.
-    for round in 0..6 {
+    let mut rounds_cut = 0;
+    for _ in 0..6 {
         let cut: Vec<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'bt-work %'",
         )
@@ -577,11 +578,13 @@ async fn terminated_connections_do_not_lose_or_repeat_work(pool: PgPool) {
                 .expect("terminate");
             killed += usize::from(ok == Some(true));
         }
-        // The worker was connected (it reconnects within a second): every
-        // round really cuts something.
-        assert!(killed > 0, "round {round}: no connection of the worker to cut\n{}", w.logs());
+        rounds_cut += usize::from(killed > 0);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    // The worker reconnects between rounds (its liveness session within a
+    // tenth of a second): the cuts really cut something (on a loaded machine
+    // a round may find the worker between connections).
+    assert!(rounds_cut >= 2, "only {rounds_cut} of 6 rounds found a connection to cut\n{}", w.logs());
     wait_for(&pool, id, "completed", Duration::from_secs(180), &[&w]).await;
     assert_all_results(&pool, id).await;
     // No work thrown away: no job needed a second attempt (before the

@@ -12,8 +12,10 @@ use crate::{bundle, store};
 const GRACE: Duration = Duration::from_millis(200);
 
 async fn locks_held(pool: &PgPool) -> i64 {
+    // This test's database only: other tests hold locks of their own.
     sqlx::query_scalar(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .fetch_one(pool)
     .await
