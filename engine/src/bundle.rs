@@ -932,7 +932,7 @@ mod tests {
         );
         assert_eq!(
             message(&with("\"sma_cross\"", "\"smacross\"")),
-            "bundle: unknown variant `smacross`, expected one of `sma_cross`, `ema_cross`, `rsi`, `macd_cross`, `bollinger`, `supertrend`, `donchian`"
+            "strategy.kind: unknown variant `smacross`, expected one of `sma_cross`, `ema_cross`, `rsi`, `macd_cross`, `bollinger`, `supertrend`, `donchian`"
         );
         assert_eq!(
             message(&with("[60, 120]", "[40, 120]")),
