@@ -3,8 +3,15 @@ use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 /// Simple moving average, TA-Lib `SMA`: `out[i]` is the mean of
 /// `input[i+1-period..=i]`, NaN for `i < period - 1`.
 ///
-/// A running sum (as TA-Lib keeps), recomputed from scratch every 4096 bars so
-/// that rounding cannot drift over millions of bars.
+/// A running sum in TA-Lib's order of operations, so that every output equals
+/// TA-Lib's bit for bit: the first `period - 1` values summed left to right,
+/// then on each bar the new value is added, the sum divided by `period`, and
+/// only then the value leaving the window subtracted. (Updating the sum as
+/// `sum += new - old` rounds differently: on prices on a tick grid two SMAs
+/// that TA-Lib makes exactly equal came out one ulp apart, and a strict cross
+/// fired on the noise.) Not resynchronised: the rounding error of a running
+/// sum grows like the square root of the bar count, about 1e-13 relative
+/// after a million bars.
 pub fn sma(input: &[f64], period: usize, out: &mut [f64]) -> Result<(), IndicatorError> {
     check_period("period", period, 1)?;
     check_len("out", out.len(), input.len())?;
@@ -19,15 +26,14 @@ pub(crate) fn sma_unchecked(input: &[f64], period: usize, out: &mut [f64]) {
         return;
     }
     let p = period as f64;
-    let mut sum: f64 = input[..period].iter().sum();
-    out[period - 1] = sum / p;
-    for i in period..n {
-        if (i - period) % 4096 == 4095 {
-            sum = input[i + 1 - period..=i].iter().sum();
-        } else {
-            sum += input[i] - input[i - period];
-        }
+    let mut sum = 0.0;
+    for &x in &input[..period - 1] {
+        sum += x;
+    }
+    for i in period - 1..n {
+        sum += input[i];
         out[i] = sum / p;
+        sum -= input[i + 1 - period];
     }
 }
 
@@ -52,6 +58,52 @@ mod tests {
             sma(&x, p, &mut out).expect("sma");
             assert_close(&out, &naive_sma(&x, p));
         }
+    }
+
+    /// Tick-grid closes where the SMA(2) touches the SMA(4) twice (10.015 at
+    /// bars 4 and 6) between moves: a strict cross needs the two apart on both
+    /// bars, so none fires, as with TA-Lib. Updated as `sum += new - old`, the
+    /// SMA(4) read 10.014999999999999 at bar 4 and 10.015000000000001 at bar 6,
+    /// and the noise made a cross up at bar 4 and down at bar 7: one trade.
+    #[test]
+    fn tick_grid_ties_are_exact_and_sma_cross_takes_no_trade() {
+        use bt_candles::Columns;
+
+        use crate::bundle::{Bundle, Limits};
+        use crate::sweep::{SweepControl, run_variant, sweep};
+
+        let x = [10.01, 10.02, 10.01, 10.01, 10.02, 10.03, 10.0, 9.97, 9.95];
+        let (mut fast, mut slow) = ([0.0; 9], [0.0; 9]);
+        sma(&x, 2, &mut fast).expect("sma");
+        sma(&x, 4, &mut slow).expect("sma");
+        assert_eq!((fast[4], slow[4], fast[6], slow[6]), (10.015, 10.015, 10.015, 10.015));
+        assert!(fast[3] < slow[3] && fast[5] > slow[5] && fast[7] < slow[7]);
+
+        let mut c = Columns::default();
+        for (i, &v) in x.iter().enumerate() {
+            c.push(i as i64 * 60_000, v, v, v, v, 1.0);
+        }
+        let b = Bundle::from_toml(
+            r#"
+            [datasets]
+            tickers = ["A"]
+            timeframes = ["1m"]
+            [strategy]
+            kind = "sma_cross"
+            fast = 2
+            slow = 4
+            [money]
+            direction = ["long", "short", "both"]
+            "#,
+            Limits::default(),
+        )
+        .expect("bundle");
+        for i in 0..b.count() {
+            let (m, d) = run_variant(&b, i, c.view()).expect("variant");
+            assert_eq!((m.trades, d.trades.len()), (0, 0), "variant {i}");
+        }
+        let all = sweep(&b, 0, c.view(), 0..b.count(), &SweepControl::default()).expect("sweep");
+        assert!(all.iter().all(|r| r.metrics.trades == 0));
     }
 
     #[test]

@@ -4,35 +4,41 @@ use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 /// weighted `period`, divided by `period * (period + 1) / 2`. NaN for
 /// `i < period - 1`.
 ///
-/// O(n): a running plain sum and weighted sum (`W' = W + period*x_new - S`),
-/// both recomputed every 4096 bars to bound rounding drift.
+/// O(n), in TA-Lib's order of operations so that every output equals
+/// TA-Lib's bit for bit: a running plain sum `S` and weighted sum `W`, both
+/// seeded left to right with the first `period - 1` values (weights
+/// `1..period`); on each bar the new value is added to `S` and the value that
+/// left the window on the previous bar subtracted from it, `period * new` is
+/// added to `W`, the output is `W / denom`, and then `S` is subtracted from `W`
+/// (every weight drops by one). Period 1 copies the input, as TA-Lib does.
 pub fn wma(input: &[f64], period: usize, out: &mut [f64]) -> Result<(), IndicatorError> {
     check_period("period", period, 1)?;
     check_len("out", out.len(), input.len())?;
     let n = input.len();
     warmup(out, period - 1);
+    if period == 1 {
+        out.copy_from_slice(input);
+        return Ok(());
+    }
     if n < period {
         return Ok(());
     }
     let p = period as f64;
     let denom = p * (p + 1.0) / 2.0;
-    let exact = |end: usize| -> (f64, f64) {
-        let w = &input[end + 1 - period..=end];
-        let s: f64 = w.iter().sum();
-        let ws: f64 = w.iter().enumerate().map(|(j, v)| (j + 1) as f64 * v).sum();
-        (s, ws)
-    };
-    let (mut s, mut ws) = exact(period - 1);
-    out[period - 1] = ws / denom;
-    for i in period..n {
-        if (i - period) % 4096 == 4095 {
-            (s, ws) = exact(i);
-        } else {
-            // Shift weights down by one (subtract the old sum), add the new bar at weight p.
-            ws += p * input[i] - s;
-            s += input[i] - input[i - period];
-        }
+    let (mut s, mut ws) = (0.0, 0.0);
+    for (j, &x) in input[..period - 1].iter().enumerate() {
+        s += x;
+        ws += x * (j + 1) as f64;
+    }
+    let mut trailing = 0.0;
+    for i in period - 1..n {
+        let x = input[i];
+        s += x;
+        s -= trailing;
+        ws += x * p;
+        trailing = input[i + 1 - period];
         out[i] = ws / denom;
+        ws -= s;
     }
     Ok(())
 }

@@ -7,10 +7,15 @@ use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 ///   else 0; TR = max(h - l, |h - c[-1]|, |l - c[-1]|);
 /// - Wilder sums seeded with the plain sums of the first `period - 1` values,
 ///   then `s = s - s / period + x` from bar `period` on;
-/// - +DI = 100 * +DM_s / TR_s, -DI likewise (0 when TR_s is 0), first at `i = period`;
-/// - DX = 100 * |+DI - -DI| / (+DI + -DI) (0 when the sum is 0); ADX is the mean
+/// - +DI = `100 * (+DM_s / TR_s)`, -DI likewise (0 when TR_s is 0), first at
+///   `i = period`;
+/// - DX = `100 * (|+DI - -DI| / (+DI + -DI))` (0 when the sum is 0); ADX is the mean
 ///   of the first `period` DX values, at `i = 2 * period - 1`, then
 ///   `adx = (adx * (period - 1) + dx) / period`. NaN before.
+///
+/// Every sum and quotient is taken in TA-Lib's order of operations (the
+/// quotients before the factor 100), so the outputs equal TA-Lib's bit for
+/// bit, except that a zero test is exact where TA-Lib's is a tiny threshold.
 #[allow(clippy::too_many_arguments)]
 pub fn adx(
     high: &[f64],
@@ -58,11 +63,11 @@ pub fn adx(
         sp = sp - sp / p + a;
         sm = sm - sm / p + b;
         st = st - st / p + c;
-        let (pdi, mdi) = if st == 0.0 { (0.0, 0.0) } else { (100.0 * sp / st, 100.0 * sm / st) };
+        let (pdi, mdi) = if st == 0.0 { (0.0, 0.0) } else { (100.0 * (sp / st), 100.0 * (sm / st)) };
         plus_di[i] = pdi;
         minus_di[i] = mdi;
         let s = pdi + mdi;
-        let dx = if s == 0.0 { 0.0 } else { 100.0 * (pdi - mdi).abs() / s };
+        let dx = if s == 0.0 { 0.0 } else { 100.0 * ((mdi - pdi).abs() / s) };
         let k = i - period; // DX index, 0-based
         if k < period {
             dx_sum += dx;

@@ -3,7 +3,9 @@ use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 /// Relative strength index, TA-Lib `RSI`: changes start at the second bar; the
 /// first average gain and loss are the simple means of the first `period`
 /// changes, then Wilder smoothing `avg = (avg * (period - 1) + x) / period`.
-/// `RSI = 100 * gain / (gain + loss)`, 0 when both are 0. First value at
+/// `RSI = 100 * (gain / (gain + loss))` in TA-Lib's order of operations (the
+/// quotient first), so the outputs equal TA-Lib's bit for bit; 0 when both are
+/// 0 (TA-Lib tests the sum against a tiny threshold instead). First value at
 /// `i = period`, NaN before.
 pub fn rsi(input: &[f64], period: usize, out: &mut [f64]) -> Result<(), IndicatorError> {
     check_period("period", period, 1)?;
@@ -25,7 +27,7 @@ pub fn rsi(input: &[f64], period: usize, out: &mut [f64]) -> Result<(), Indicato
     }
     gain /= p;
     loss /= p;
-    let value = |g: f64, l: f64| if g + l == 0.0 { 0.0 } else { 100.0 * g / (g + l) };
+    let value = |g: f64, l: f64| if g + l == 0.0 { 0.0 } else { 100.0 * (g / (g + l)) };
     out[period] = value(gain, loss);
     for i in period + 1..n {
         let d = input[i] - input[i - 1];
@@ -49,11 +51,11 @@ mod tests {
         let mut out = [0.0; 5];
         rsi(&x, 2, &mut out).expect("rsi");
         assert!(out[0].is_nan() && out[1].is_nan());
-        assert_eq!(out[2], 100.0 * 0.5 / 1.5);
+        assert_eq!(out[2], 100.0 * (0.5 / 1.5));
         // next: gain (0.5 + 3)/2 = 1.75, loss (1 + 0)/2 = 0.5
-        assert_eq!(out[3], 100.0 * 1.75 / 2.25);
+        assert_eq!(out[3], 100.0 * (1.75 / 2.25));
         // next: gain (1.75 + 1)/2 = 1.375, loss 0.25
-        assert_eq!(out[4], 100.0 * 1.375 / 1.625);
+        assert_eq!(out[4], 100.0 * (1.375 / 1.625));
         let mut flat = [0.0; 4];
         rsi(&[5.0; 4], 2, &mut flat).expect("rsi");
         assert_eq!(&flat[2..], &[0.0, 0.0]);

@@ -2,9 +2,11 @@ use crate::indicators::average::sma::sma_unchecked;
 use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 
 /// Stochastic oscillator, TA-Lib `STOCH` with SMA smoothing:
-/// - fast %K = `100 * (close - LL) / (HH - LL)` over the last `fastk` bars
-///   (0 when `HH == LL`);
-/// - slow %K = SMA(`slowk`) of fast %K; %D = SMA(`slowd`) of slow %K;
+/// - fast %K = `(close - LL) / ((HH - LL) / 100)` over the last `fastk` bars,
+///   in TA-Lib's order of operations (0 when that divisor is 0);
+/// - slow %K = SMA(`slowk`) of fast %K; %D = SMA(`slowd`) of slow %K, both
+///   [`sma`](crate::indicators::sma)'s running sum in TA-Lib's order, so the
+///   outputs equal TA-Lib's bit for bit;
 /// - both outputs begin where %D does, at `i = fastk - 1 + slowk - 1 + slowd - 1`,
 ///   NaN before.
 #[allow(clippy::too_many_arguments)]
@@ -38,8 +40,8 @@ pub fn stoch(
         let w = i + 1 - fastk..=i;
         let hh = high[w.clone()].iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let ll = low[w].iter().copied().fold(f64::INFINITY, f64::min);
-        let range = hh - ll;
-        d_out[i] = if range == 0.0 { 0.0 } else { 100.0 * (close[i] - ll) / range };
+        let diff = (hh - ll) / 100.0;
+        d_out[i] = if diff == 0.0 { 0.0 } else { (close[i] - ll) / diff };
     }
     sma_unchecked(&d_out[f0..], slowk, &mut k_out[f0..]);
     let k0 = f0 + slowk - 1;

@@ -1,13 +1,19 @@
+use crate::indicators::average::sma::sma_unchecked;
 use crate::indicators::{IndicatorError, check_len, check_period, warmup};
 
 /// Bollinger bands, TA-Lib `BBANDS` with an SMA middle and equal deviations up
 /// and down: middle = SMA(`period`), upper/lower = middle ± `k` × the
 /// population standard deviation of the same window. NaN for `i < period - 1`.
 ///
-/// Each window's mean and variance are computed in two passes: O(n × period),
-/// and exact where running sums are not. Running sums of squares leave a
-/// residual of about 1e-15 × price² in flat windows, which the square root
-/// magnifies to a spurious band width of 1e-7 × price.
+/// The middle band is [`sma`](crate::indicators::sma), TA-Lib's running sum in
+/// its order of operations, so it equals TA-Lib's middle band and an `sma` of
+/// the same period bit for bit. The deviation departs from TA-Lib on purpose:
+/// TA-Lib takes `sqrt(sum(x²)/period - mean²)` from a running sum of squares
+/// (and 0 below 1e-8), which leaves a residual of about 1e-15 × price² in flat
+/// windows, a spurious band width of 1e-7 × price at high prices; here each
+/// window's deviation from that middle is summed in a second pass (O(n ×
+/// period)), within about 1e-15 relative of TA-Lib elsewhere. The bands are
+/// `middle ± sd × k`, as TA-Lib adds them.
 #[allow(clippy::too_many_arguments)]
 pub fn bbands(
     input: &[f64],
@@ -32,14 +38,14 @@ pub fn bbands(
         return Ok(());
     }
     let p = period as f64;
+    sma_unchecked(input, period, middle);
     for i in period - 1..n {
         let w = &input[i + 1 - period..=i];
-        let mean = w.iter().sum::<f64>() / p;
+        let mean = middle[i];
         let var = w.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / p;
-        let sd = var.sqrt();
-        middle[i] = mean;
-        upper[i] = mean + k * sd;
-        lower[i] = mean - k * sd;
+        let d = var.sqrt() * k;
+        upper[i] = mean + d;
+        lower[i] = mean - d;
     }
     Ok(())
 }
