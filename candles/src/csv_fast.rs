@@ -15,14 +15,17 @@
 //! about 157 ms (README, "Performance").
 
 use crate::frame::{Columns, ExtraKind};
-use crate::time::{EpochUnit, parse_timestamp_text};
+use crate::time::{EpochUnit, NumberTime, TimePattern, parse_time_text};
 
-/// How the time field is written, decided from the first record.
+/// How the time field is written, decided from the first record (or given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimeForm {
+enum TimeForm<'p> {
     Int,
     Float,
+    /// The forms [`parse_time_text`] reads.
     Text,
+    /// The user's format.
+    Pattern(&'p TimePattern),
 }
 
 fn parse_int(b: &[u8]) -> Option<i64> {
@@ -124,7 +127,7 @@ fn parse_chunk(
     sep: u8,
     pos: &[usize; 6],
     extra_pos: &[usize],
-    form: TimeForm,
+    form: TimeForm<'_>,
     capacity: usize,
 ) -> Option<Chunk> {
     let mut ch = Chunk {
@@ -168,9 +171,8 @@ fn parse_chunk(
                     match form {
                         TimeForm::Int => ch.ts_int.push(parse_int(text)?),
                         TimeForm::Float => ch.ts_float.push(parse_f64(text)?),
-                        TimeForm::Text => {
-                            ch.ts_int.push(parse_timestamp_text(std::str::from_utf8(text).ok()?)?)
-                        }
+                        TimeForm::Text => ch.ts_int.push(parse_time_text(std::str::from_utf8(text).ok()?)?),
+                        TimeForm::Pattern(p) => ch.ts_int.push(p.parse(std::str::from_utf8(text).ok()?)?),
                     }
                 } else if out < 6 {
                     ch.cols[out - 1].push(parse_f64(text)?);
@@ -198,13 +200,15 @@ fn parse_chunk(
 
 /// Parses the records after the header of a CSV file held in `bytes`. `pos`
 /// gives the field positions of time, open, high, low, close and volume;
-/// `extra_pos` those of the extra columns to read.
+/// `extra_pos` those of the extra columns to read; `pattern` the time's
+/// format when the user gave one.
 pub(crate) fn parse(
     bytes: &[u8],
     has_header: bool,
     sep: u8,
     pos: &[usize; 6],
     extra_pos: &[usize],
+    pattern: Option<&TimePattern>,
 ) -> Option<Parsed> {
     let mut data = bytes;
     if let Some(b) = data.strip_prefix(b"\xEF\xBB\xBF") {
@@ -221,7 +225,9 @@ pub(crate) fn parse(
     let first_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
     let first = data[..first_end].strip_suffix(b"\r").unwrap_or(&data[..first_end]);
     let t = first.split(|&c| c == sep).nth(pos[0])?.trim_ascii();
-    let form = if parse_int(t).is_some() {
+    let form = if let Some(p) = pattern {
+        TimeForm::Pattern(p)
+    } else if parse_int(t).is_some() {
         TimeForm::Int
     } else if parse_f64(t).is_some() {
         TimeForm::Float
@@ -262,15 +268,24 @@ pub(crate) fn parse(
     let mut extras: Vec<(Vec<f64>, Seen)> =
         extra_pos.iter().map(|_| (Vec::with_capacity(n), Seen::default())).collect();
     let unit = match form {
-        TimeForm::Int => chunks.first().and_then(|c| c.ts_int.first()).map(|&v| EpochUnit::detect(v as f64)),
-        TimeForm::Float => chunks.first().and_then(|c| c.ts_float.first()).map(|&v| EpochUnit::detect(v)),
-        TimeForm::Text => Some(EpochUnit::Milliseconds),
+        TimeForm::Int => chunks.first().and_then(|c| c.ts_int.first()).map(|&v| NumberTime::detect(v as f64)),
+        TimeForm::Float => chunks.first().and_then(|c| c.ts_float.first()).map(|&v| NumberTime::detect(v)),
+        TimeForm::Text | TimeForm::Pattern(_) => Some(NumberTime::Epoch(EpochUnit::Milliseconds)),
     }?;
     for c in &chunks {
+        // A `YYYYMMDD` value that is no date: Polars' path names its row.
         match form {
-            TimeForm::Float => cols.ts.extend(c.ts_float.iter().map(|&v| unit.float_to_ms(v))),
-            _ if unit == EpochUnit::Milliseconds => cols.ts.extend_from_slice(&c.ts_int),
-            _ => cols.ts.extend(c.ts_int.iter().map(|&v| unit.int_to_ms(v))),
+            TimeForm::Float => {
+                for &v in &c.ts_float {
+                    cols.ts.push(unit.float_to_ms(v)?);
+                }
+            }
+            _ if unit == NumberTime::Epoch(EpochUnit::Milliseconds) => cols.ts.extend_from_slice(&c.ts_int),
+            _ => {
+                for &v in &c.ts_int {
+                    cols.ts.push(unit.int_to_ms(v)?);
+                }
+            }
         }
         cols.open.extend_from_slice(&c.cols[0]);
         cols.high.extend_from_slice(&c.cols[1]);
@@ -302,7 +317,7 @@ mod tests {
 
     /// The candle columns alone, as before extras.
     fn parse6(bytes: &[u8], has_header: bool, sep: u8, pos: &[usize; 6]) -> Option<Columns> {
-        parse(bytes, has_header, sep, pos, &[]).map(|p| p.cols)
+        parse(bytes, has_header, sep, pos, &[], None).map(|p| p.cols)
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub enum Problem {
     /// The text could not be read as the column's type.
     Unparsable {
         value: String,
-        expected: &'static str,
+        /// What the value should look like (`a number`, `a timestamp`, `a
+        /// time in the form %d.%m.%Y`).
+        expected: std::borrow::Cow<'static, str>,
     },
     /// An empty field.
     Missing,

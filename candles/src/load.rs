@@ -2,8 +2,11 @@
 //!
 //! The loader finds the six columns by name (case-insensitive, with common
 //! aliases) or, for header-less CSV, by position; pushes a time range into the
-//! scan; converts timestamps to UTC milliseconds; and validates. Every error
-//! names the file, and where a value is at fault, the row and column.
+//! scan; converts timestamps to UTC milliseconds (the forms of
+//! [`crate::time::parse_time_text`], `YYYYMMDD` and epoch numbers by
+//! [`NumberTime`], or the user's [`TimePattern`]); reverses a file stored
+//! newest first; and validates. Every error names the file, and where a value
+//! is at fault, the row and column.
 //!
 //! Every other column is kept as an [`Extra`] when it holds numbers or
 //! booleans (a signal computed elsewhere, stored with the candles), and
@@ -22,7 +25,7 @@ use polars::prelude::*;
 use crate::csv_fast;
 use crate::error::{Error, Invalid, Problem, Result};
 use crate::frame::{Candles, Columns, Extra, ExtraKind, TimeRange};
-use crate::time::{EpochUnit, parse_timestamp_text};
+use crate::time::{EpochUnit, NumberTime, TimePattern, parse_time_text};
 
 /// The on-disk formats the loader reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,7 @@ pub struct LoadOptions {
     range: TimeRange,
     sort_dedup: bool,
     format: Option<FileFormat>,
+    time_format: Option<TimePattern>,
 }
 
 impl LoadOptions {
@@ -73,6 +77,14 @@ impl LoadOptions {
         self
     }
 
+    /// Read a text (or integer) time column in this format instead of the
+    /// forms the loader knows by itself (see [`crate::time::parse_time_text`]
+    /// and [`NumberTime`]).
+    pub fn with_time_format(mut self, format: Option<TimePattern>) -> Self {
+        self.time_format = format;
+        self
+    }
+
     pub fn range(&self) -> TimeRange {
         self.range
     }
@@ -86,6 +98,9 @@ pub struct Loaded {
     pub duplicates_removed: usize,
     /// Whether rows had to be sorted (only with `sort_dedup`).
     pub reordered: bool,
+    /// Whether the file was stored newest first (and was reversed): always
+    /// accepted, unlike other disorder.
+    pub newest_first: bool,
     /// Columns of the file that are neither a candle field nor kept as an
     /// extra, in file order.
     pub skipped_columns: Vec<SkippedColumn>,
@@ -134,8 +149,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
         return Err(Error::Io { file: path.to_owned(), source });
     }
     let raw = match format {
-        FileFormat::Csv => read_csv(path, opts.range)?,
-        FileFormat::Parquet | FileFormat::Ipc => read_columnar(path, format, opts.range)?,
+        FileFormat::Csv => read_csv(path, opts.range, opts.time_format.as_ref())?,
+        FileFormat::Parquet | FileFormat::Ipc => {
+            read_columnar(path, format, opts.range, opts.time_format.as_ref())?
+        }
     };
     finish(path, raw, opts.sort_dedup)
 }
@@ -175,6 +192,16 @@ fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
     if cols.is_empty() {
         return Err(Error::Empty { file: path.to_owned() });
     }
+    // Newest first (non-increasing, first after last): reversed, so that
+    // validation still names the file row of a duplicate.
+    let newest_first =
+        cols.len() > 1 && cols.ts[0] > cols.ts[cols.len() - 1] && cols.ts.windows(2).all(|w| w[0] >= w[1]);
+    if newest_first {
+        let n = cols.len();
+        let back: Vec<usize> = (0..n).rev().collect();
+        cols = cols.pick(&back);
+        rows = RowMap::Explicit(back.iter().map(|&i| rows.row(i)).collect());
+    }
     let (mut duplicates_removed, mut reordered) = (0, false);
     if sort_dedup {
         let kept = cols.sort_dedup();
@@ -187,7 +214,7 @@ fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
     let candles = Candles::try_from_columns(cols).map_err(|e| invalid(path, &rows, e))?;
     skipped.sort_by_key(|&(pos, _)| pos);
     let skipped_columns = skipped.into_iter().map(|(_, s)| s).collect();
-    Ok(Loaded { candles, duplicates_removed, reordered, skipped_columns })
+    Ok(Loaded { candles, duplicates_removed, reordered, newest_first, skipped_columns })
 }
 
 fn polars_err(file: &Path, e: PolarsError) -> Error {
@@ -396,8 +423,12 @@ fn csv_scan(
     extras: &[Candidate],
     all_text: bool,
     row_index: bool,
+    time_as_text: bool,
 ) -> Result<LazyFrame> {
     let mut overwrite = Schema::default();
+    if time_as_text {
+        overwrite.with_column(csv_name(layout.positions[0]), DataType::String);
+    }
     for &p in &layout.positions[1..] {
         overwrite.with_column(csv_name(p), DataType::Float64);
     }
@@ -426,18 +457,18 @@ fn csv_scan(
 /// Files up to this size are tried on the fast path (read whole into memory).
 const FAST_CSV_MAX_BYTES: u64 = 4 << 30;
 
-fn read_csv(path: &Path, range: TimeRange) -> Result<Raw> {
+fn read_csv(path: &Path, range: TimeRange, pattern: Option<&TimePattern>) -> Result<Raw> {
     let layout = sniff_csv(path)?;
     let (extras, skipped) = plan_extras(path, &layout.names, &layout.positions)?;
     let first_row = 1 + u64::from(layout.has_header);
     let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= FAST_CSV_MAX_BYTES);
     if small {
         let bytes = std::fs::read(path).map_err(|source| Error::Io { file: path.to_owned(), source })?;
-        if let Some(raw) = read_csv_fast(&bytes, &layout, &extras, skipped.clone()) {
+        if let Some(raw) = read_csv_fast(&bytes, &layout, &extras, skipped.clone(), pattern) {
             return Ok(if range.is_all() { raw } else { keep_range(raw, range) });
         }
     }
-    read_csv_polars(path, &layout, &extras, skipped, range, first_row)
+    read_csv_polars(path, &layout, &extras, skipped, range, first_row, pattern)
 }
 
 /// The fast path, or `None` where the file needs Polars.
@@ -446,9 +477,11 @@ fn read_csv_fast(
     layout: &CsvLayout,
     extras: &[Candidate],
     mut skipped: Skipped,
+    pattern: Option<&TimePattern>,
 ) -> Option<Raw> {
     let extra_pos: Vec<usize> = extras.iter().map(|c| c.pos).collect();
-    let parsed = csv_fast::parse(bytes, layout.has_header, layout.separator, &layout.positions, &extra_pos)?;
+    let parsed =
+        csv_fast::parse(bytes, layout.has_header, layout.separator, &layout.positions, &extra_pos, pattern)?;
     let mut cols = parsed.cols;
     for (c, (values, seen)) in extras.iter().zip(parsed.extras) {
         match classify_text(c.pos, c.name.clone(), values, seen) {
@@ -467,6 +500,7 @@ fn read_csv_polars(
     skipped: Skipped,
     range: TimeRange,
     first_row: u64,
+    pattern: Option<&TimePattern>,
 ) -> Result<Raw> {
     let names: Vec<PlSmallStr> = layout.positions.iter().map(|&p| csv_name(p)).collect();
     let mapping = Mapping { names: [0, 1, 2, 3, 4, 5].map(|i| names[i].clone()) };
@@ -479,14 +513,14 @@ fn read_csv_polars(
             read: ExtraRead::Text,
         })
         .collect();
-    let typed = csv_scan(path, layout, extras, false, !range.is_all())
-        .and_then(|lf| scan_to_raw(path, lf, &mapping, &extra_cols, skipped, range, first_row));
+    let typed = csv_scan(path, layout, extras, false, !range.is_all(), pattern.is_some())
+        .and_then(|lf| scan_to_raw(path, lf, &mapping, &extra_cols, skipped, range, first_row, pattern));
     match typed {
         Ok(raw) => Ok(raw),
         // Polars says what failed but not where: find the row ourselves.
         Err(Error::Format { message, .. }) => {
-            let text = csv_scan(path, layout, &[], true, false)?;
-            match first_unparsable(path, text, &mapping, first_row)? {
+            let text = csv_scan(path, layout, &[], true, false, false)?;
+            match first_unparsable(path, text, &mapping, first_row, pattern)? {
                 Some(e) => Err(e),
                 None => Err(Error::Format {
                     file: path.to_owned(),
@@ -500,7 +534,13 @@ fn read_csv_polars(
 
 /// Reads the mapped columns as text and returns the first value (by row, then
 /// column) that does not parse.
-fn first_unparsable(path: &Path, lf: LazyFrame, m: &Mapping, first_row: u64) -> Result<Option<Error>> {
+fn first_unparsable(
+    path: &Path,
+    lf: LazyFrame,
+    m: &Mapping,
+    first_row: u64,
+    pattern: Option<&TimePattern>,
+) -> Result<Option<Error>> {
     let exprs: Vec<Expr> = m.names.iter().map(|n| col(n.clone())).collect();
     let df = lf.select(exprs).collect().map_err(|e| polars_err(path, e))?;
     let mut columns = Vec::with_capacity(6);
@@ -513,7 +553,10 @@ fn first_unparsable(path: &Path, lf: LazyFrame, m: &Mapping, first_row: u64) -> 
             let Some(v) = ca.get(i) else { continue };
             let v = v.trim();
             let ok = if f == 0 {
-                v.parse::<f64>().is_ok() || parse_timestamp_text(v).is_some()
+                match pattern {
+                    Some(p) => p.parse(v).is_some(),
+                    None => v.parse::<f64>().is_ok() || parse_time_text(v).is_some(),
+                }
             } else {
                 v.parse::<f64>().is_ok()
             };
@@ -524,7 +567,11 @@ fn first_unparsable(path: &Path, lf: LazyFrame, m: &Mapping, first_row: u64) -> 
                     column: FIELDS[f],
                     problem: Problem::Unparsable {
                         value: v.to_owned(),
-                        expected: if f == 0 { "a timestamp" } else { "a number" },
+                        expected: match (f, pattern) {
+                            (0, Some(p)) => pattern_expected(p),
+                            (0, None) => "a timestamp".into(),
+                            _ => "a number".into(),
+                        },
                     },
                 }));
             }
@@ -533,7 +580,17 @@ fn first_unparsable(path: &Path, lf: LazyFrame, m: &Mapping, first_row: u64) -> 
     Ok(None)
 }
 
-fn read_columnar(path: &Path, format: FileFormat, range: TimeRange) -> Result<Raw> {
+/// What a value in the user's time format looks like, for errors.
+fn pattern_expected(p: &TimePattern) -> std::borrow::Cow<'static, str> {
+    format!("a time in the form {p}").into()
+}
+
+fn read_columnar(
+    path: &Path,
+    format: FileFormat,
+    range: TimeRange,
+    pattern: Option<&TimePattern>,
+) -> Result<Raw> {
     let scan = |row_index: bool| {
         let plpath = PlRefPath::new(path.to_string_lossy().as_ref());
         let ri = row_index.then(|| RowIndex { name: ROW_INDEX.into(), offset: 1 });
@@ -552,7 +609,7 @@ fn read_columnar(path: &Path, format: FileFormat, range: TimeRange) -> Result<Ra
     let mut lf = scan(!range.is_all())?;
     let schema = lf.collect_schema().map_err(|e| polars_err(path, e))?;
     let (mapping, extras, skipped) = plan_columnar(path, &schema)?;
-    scan_to_raw(path, lf, &mapping, &extras, skipped, range, 1)
+    scan_to_raw(path, lf, &mapping, &extras, skipped, range, 1, pattern)
 }
 
 type ColumnarPlan = (Mapping, Vec<ExtraCol>, Skipped);
@@ -601,7 +658,8 @@ pub(crate) fn schema_extras(path: &Path, format: FileFormat) -> Result<Vec<(Stri
 }
 
 /// Selects and converts the mapped columns and the extras of a scan, with
-/// `range` pushed into it.
+/// `range` pushed into it (not for a time in the user's `pattern`).
+#[allow(clippy::too_many_arguments)] // the CSV and the columnar path's pieces, each used once
 fn scan_to_raw(
     path: &Path,
     lf: LazyFrame,
@@ -610,6 +668,7 @@ fn scan_to_raw(
     mut skipped: Skipped,
     range: TimeRange,
     first_row: u64,
+    pattern: Option<&TimePattern>,
 ) -> Result<Raw> {
     let perr = |e| polars_err(path, e);
     let mut lf = lf;
@@ -646,11 +705,15 @@ fn scan_to_raw(
                 TimeUnit::Microseconds => EpochUnit::Microseconds,
                 TimeUnit::Nanoseconds => EpochUnit::Nanoseconds,
             }),
-            t if t.is_primitive_numeric() => {
+            t if t.is_primitive_numeric() && pattern.is_none() => {
                 let head = lf.clone().select([col(ts_name.clone()).strict_cast(DataType::Float64)]).limit(1);
                 let df = head.collect().map_err(perr)?;
                 let first = df.columns().first().and_then(|c| c.f64().ok()?.get(0));
-                first.map(EpochUnit::detect)
+                // `YYYYMMDD` numbers are filtered after conversion.
+                first.map(NumberTime::detect).and_then(|n| match n {
+                    NumberTime::Epoch(unit) => Some(unit),
+                    NumberTime::Yyyymmdd => None,
+                })
             }
             _ => None,
         };
@@ -685,7 +748,7 @@ fn scan_to_raw(
         RowMap::Offset(first_row)
     };
     let mut cols = Columns::with_capacity(0);
-    cols.ts = ts_to_ms(path, df.column(&ts_name).map_err(perr)?.as_materialized_series(), &rows)?;
+    cols.ts = ts_to_ms(path, df.column(&ts_name).map_err(perr)?.as_materialized_series(), &rows, pattern)?;
     for (f, name) in m.names.iter().enumerate().skip(1) {
         let s = df.column(name).map_err(perr)?.as_materialized_series();
         let ca = s.f64().map_err(perr)?;
@@ -770,8 +833,11 @@ fn to_ms_in_place(v: &mut [i64], unit: EpochUnit) {
     }
 }
 
-/// Converts the time column, whatever its type, to UTC milliseconds.
-fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
+/// Converts the time column, whatever its type, to UTC milliseconds: a
+/// datetime as it is; text in the user's format when given, else in the forms
+/// [`parse_time_text`] reads or as numbers; numbers by [`NumberTime`], decided
+/// by the first value.
+fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap, pattern: Option<&TimePattern>) -> Result<Vec<i64>> {
     let perr = |e| polars_err(path, e);
     let bad = |i: usize, problem: Problem| Error::Invalid {
         file: path.to_owned(),
@@ -782,6 +848,24 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
     if s.null_count() > 0 {
         let i = s.is_null().iter().position(|v| v == Some(true)).unwrap_or(0);
         return Err(bad(i, Problem::Missing));
+    }
+    if let Some(p) = pattern.filter(|_| s.dtype().is_integer() || s.dtype().is_string()) {
+        let text = s.cast(&DataType::String).map_err(perr)?;
+        let ca = text.str().map_err(perr)?;
+        let mut out = Vec::with_capacity(ca.len());
+        for (i, v) in ca.iter().enumerate() {
+            let t = v.unwrap_or_default().trim();
+            match p.parse(t) {
+                Some(ms) => out.push(ms),
+                None => {
+                    return Err(bad(
+                        i,
+                        Problem::Unparsable { value: t.to_owned(), expected: pattern_expected(p) },
+                    ));
+                }
+            }
+        }
+        return Ok(out);
     }
     match s.dtype() {
         DataType::Datetime(tu, _) => {
@@ -800,21 +884,18 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
             let mut unit = None;
             for (i, v) in ca.iter().enumerate() {
                 let t = v.unwrap_or_default().trim();
-                let ms = if let Some(ms) = parse_timestamp_text(t) {
+                let ms = if let Some(ms) = parse_time_text(t) {
                     Some(ms)
                 } else if let Ok(x) = t.parse::<f64>() {
-                    let u = *unit.get_or_insert(EpochUnit::detect(x));
-                    Some(u.float_to_ms(x))
+                    unit.get_or_insert(NumberTime::detect(x)).float_to_ms(x)
                 } else {
                     None
                 };
                 match ms {
                     Some(ms) => out.push(ms),
                     None => {
-                        return Err(bad(
-                            i,
-                            Problem::Unparsable { value: t.to_owned(), expected: "a timestamp" },
-                        ));
+                        let expected = unit.map_or("a timestamp", NumberTime::expected).into();
+                        return Err(bad(i, Problem::Unparsable { value: t.to_owned(), expected }));
                     }
                 }
             }
@@ -823,21 +904,43 @@ fn ts_to_ms(path: &Path, s: &Series, rows: &RowMap) -> Result<Vec<i64>> {
         t if t.is_integer() => {
             let ca = s.cast(&DataType::Int64).map_err(perr)?;
             let ca = ca.i64().map_err(perr)?;
-            let unit = EpochUnit::detect(ca.get(0).unwrap_or(0) as f64);
-            let mut v = contiguous(ca);
-            to_ms_in_place(&mut v, unit);
-            Ok(v)
+            match NumberTime::detect(ca.get(0).unwrap_or(0) as f64) {
+                NumberTime::Epoch(unit) => {
+                    let mut v = contiguous(ca);
+                    to_ms_in_place(&mut v, unit);
+                    Ok(v)
+                }
+                ymd => {
+                    let mut out = Vec::with_capacity(ca.len());
+                    for (i, v) in ca.into_no_null_iter().enumerate() {
+                        match ymd.int_to_ms(v) {
+                            Some(ms) => out.push(ms),
+                            None => {
+                                let expected = ymd.expected().into();
+                                return Err(bad(i, Problem::Unparsable { value: v.to_string(), expected }));
+                            }
+                        }
+                    }
+                    Ok(out)
+                }
+            }
         }
         t if t.is_float() => {
             let ca = s.cast(&DataType::Float64).map_err(perr)?;
             let ca = ca.f64().map_err(perr)?;
             let mut out = Vec::with_capacity(ca.len());
-            let unit = EpochUnit::detect(ca.get(0).unwrap_or(0.0));
+            let unit = NumberTime::detect(ca.get(0).unwrap_or(0.0));
             for (i, v) in ca.into_no_null_iter().enumerate() {
                 if !v.is_finite() {
                     return Err(bad(i, Problem::NonFinite(v)));
                 }
-                out.push(unit.float_to_ms(v));
+                match unit.float_to_ms(v) {
+                    Some(ms) => out.push(ms),
+                    None => {
+                        let expected = unit.expected().into();
+                        return Err(bad(i, Problem::Unparsable { value: v.to_string(), expected }));
+                    }
+                }
             }
             Ok(out)
         }
@@ -867,14 +970,14 @@ mod tests {
             let first_row = 1 + u64::from(layout.has_header);
             let bytes = std::fs::read(&path).expect("read");
             let (extras, skipped) = plan_extras(&path, &layout.names, &layout.positions).expect("plan");
-            let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone())
+            let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone(), None)
                 .unwrap_or_else(|| panic!("{name}: fast path declined"));
-            let slow =
-                read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, first_row).expect("polars");
+            let slow = read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, first_row, None)
+                .expect("polars");
             assert_eq!(fast.cols, slow.cols, "{name}");
             checked += 1;
         }
-        assert_eq!(checked, 9);
+        assert_eq!(checked, 10);
     }
 
     /// Both paths read extras alike: numbers, booleans, empties, and the text
@@ -894,8 +997,9 @@ mod tests {
         let layout = sniff_csv(&path).expect("sniff");
         let (extras, skipped) = plan_extras(&path, &layout.names, &layout.positions).expect("plan");
         let bytes = std::fs::read(&path).expect("read");
-        let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone()).expect("fast path");
-        let slow = read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, 2).expect("polars");
+        let fast = read_csv_fast(&bytes, &layout, &extras, skipped.clone(), None).expect("fast path");
+        let slow =
+            read_csv_polars(&path, &layout, &extras, skipped, TimeRange::ALL, 2, None).expect("polars");
         assert_eq!(fast.cols, slow.cols);
         assert_eq!(fast.skipped, slow.skipped);
         let nan = f64::NAN;

@@ -157,6 +157,310 @@ pub fn parse_timestamp_text(text: &str) -> Option<i64> {
     }
 }
 
+const MONTHS: [&[u8]; 12] = [
+    b"january",
+    b"february",
+    b"march",
+    b"april",
+    b"may",
+    b"june",
+    b"july",
+    b"august",
+    b"september",
+    b"october",
+    b"november",
+    b"december",
+];
+
+impl Cursor<'_> {
+    /// One or two digits (`9` or `09`).
+    fn digits_1_2(&mut self) -> Option<u32> {
+        let first = self.digits(1)?;
+        Some(match self.peek() {
+            Some(d) if d.is_ascii_digit() => {
+                self.i += 1;
+                first * 10 + u32::from(d - b'0')
+            }
+            _ => first,
+        })
+    }
+
+    /// An English month name, full or its first three letters, any case.
+    fn month_name(&mut self) -> Option<u32> {
+        let rest = &self.b[self.i..];
+        for (k, full) in MONTHS.iter().enumerate() {
+            if rest.len() >= full.len() && rest[..full.len()].eq_ignore_ascii_case(full) {
+                self.i += full.len();
+                return Some(k as u32 + 1);
+            }
+        }
+        for (k, full) in MONTHS.iter().enumerate() {
+            if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(&full[..3]) {
+                self.i += 3;
+                return Some(k as u32 + 1);
+            }
+        }
+        None
+    }
+}
+
+/// A two-digit year as POSIX `strptime` reads it: 69-99 are 19xx, 00-68 20xx.
+pub fn century_of(yy: u32) -> i64 {
+    i64::from(yy) + if yy >= 69 { 1900 } else { 2000 }
+}
+
+/// UTC milliseconds of a date and time of day, `None` for an impossible one.
+fn civil_ms(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(
+        days_from_civil(year, month, day) * DAY_MS
+            + i64::from(hour * 3_600_000 + minute * 60_000 + second * 1000),
+    )
+}
+
+/// What may follow a date in the day-first and month-first forms: nothing, or
+/// a space and `H:MM` with optional `:SS`.
+fn time_tail(c: &mut Cursor<'_>) -> Option<(u32, u32, u32)> {
+    if c.done() {
+        return Some((0, 0, 0));
+    }
+    if !c.eat(b' ') {
+        return None;
+    }
+    let hour = c.digits_1_2()?;
+    if !c.eat(b':') {
+        return None;
+    }
+    let minute = c.digits(2)?;
+    let second = if c.eat(b':') { c.digits(2)? } else { 0 };
+    c.done().then_some((hour, minute, second))
+}
+
+/// `19-Sep-03` (`%d-%b-%y`, the day may be one digit, the year four digits).
+fn parse_day_month_name(text: &[u8]) -> Option<i64> {
+    let mut c = Cursor { b: text, i: 0 };
+    let day = c.digits_1_2()?;
+    if !c.eat(b'-') {
+        return None;
+    }
+    let month = c.month_name()?;
+    if !c.eat(b'-') {
+        return None;
+    }
+    let year = match c.digits(4) {
+        Some(y) => i64::from(y),
+        None => century_of(c.digits(2)?),
+    };
+    let (h, mi, s) = time_tail(&mut c)?;
+    civil_ms(year, month, day, h, mi, s)
+}
+
+/// `09/19/2003` (`%m/%d/%Y`, month and day may be one digit).
+fn parse_month_day_year(text: &[u8]) -> Option<i64> {
+    let mut c = Cursor { b: text, i: 0 };
+    let month = c.digits_1_2()?;
+    if !c.eat(b'/') {
+        return None;
+    }
+    let day = c.digits_1_2()?;
+    if !c.eat(b'/') {
+        return None;
+    }
+    let year = i64::from(c.digits(4)?);
+    let (h, mi, s) = time_tail(&mut c)?;
+    civil_ms(year, month, day, h, mi, s)
+}
+
+/// Parses a time as written in published datasets: ISO 8601 / RFC 3339 (as
+/// [`parse_timestamp_text`]), `19-Sep-03` (`%d-%b-%y`, two-digit years as
+/// [`century_of`]) and `09/19/2003` (`%m/%d/%Y`), the last two optionally
+/// followed by ` HH:MM[:SS]`. Numbers are not read here (see [`NumberTime`]).
+pub fn parse_time_text(text: &str) -> Option<i64> {
+    let t = text.trim();
+    parse_timestamp_text(t)
+        .or_else(|| parse_day_month_name(t.as_bytes()))
+        .or_else(|| parse_month_day_year(t.as_bytes()))
+}
+
+/// A time column of numbers: epoch values in a unit told by magnitude, or
+/// dates written as `YYYYMMDD` integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberTime {
+    Epoch(EpochUnit),
+    /// `20030919`.
+    Yyyymmdd,
+}
+
+impl NumberTime {
+    /// Decided by the column's first value: an integer from 19000101 to
+    /// 21001231 that is a valid date is `YYYYMMDD` (as epoch seconds it would
+    /// be a moment between August 9 and September 1, 1970); anything else is
+    /// an epoch value ([`EpochUnit::detect`]).
+    pub fn detect(first: f64) -> Self {
+        if first.fract() == 0.0 && yyyymmdd_to_ms(first as i64).is_some() {
+            Self::Yyyymmdd
+        } else {
+            Self::Epoch(EpochUnit::detect(first))
+        }
+    }
+
+    /// An integer in this form as milliseconds; `None` for a `YYYYMMDD` value
+    /// that is not a date.
+    pub fn int_to_ms(self, v: i64) -> Option<i64> {
+        match self {
+            Self::Epoch(unit) => Some(unit.int_to_ms(v)),
+            Self::Yyyymmdd => yyyymmdd_to_ms(v),
+        }
+    }
+
+    /// A float in this form as milliseconds; `None` for a `YYYYMMDD` value
+    /// that is not a whole date.
+    pub fn float_to_ms(self, v: f64) -> Option<i64> {
+        match self {
+            Self::Epoch(unit) => Some(unit.float_to_ms(v)),
+            Self::Yyyymmdd if v.fract() == 0.0 => yyyymmdd_to_ms(v as i64),
+            Self::Yyyymmdd => None,
+        }
+    }
+
+    /// What a value of this form looks like, for error messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Self::Epoch(_) => "a timestamp",
+            Self::Yyyymmdd => "a date YYYYMMDD (as the first row)",
+        }
+    }
+}
+
+/// `20030919` as milliseconds, `None` outside 19000101..=21001231 or for an
+/// impossible date.
+pub fn yyyymmdd_to_ms(v: i64) -> Option<i64> {
+    if !(19_000_101..=21_001_231).contains(&v) {
+        return None;
+    }
+    let (year, month, day) = (v / 10_000, (v / 100 % 100) as u32, (v % 100) as u32);
+    civil_ms(year, month, day, 0, 0, 0)
+}
+
+/// One piece of a [`TimePattern`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Literal(u8),
+    Year4,
+    Year2,
+    Month,
+    MonthName,
+    Day,
+    Hour,
+    Minute,
+    Second,
+}
+
+/// A strftime-like time format given by the user (`--time-format`),
+/// compiled once and applied to every row without allocating.
+///
+/// Specifiers: `%Y` (four-digit year), `%y` (two-digit year, as
+/// [`century_of`]), `%m` (month, one or two digits), `%d` (day), `%b` / `%B`
+/// (month name, full or three letters, any case), `%H`, `%M`, `%S` (hour,
+/// minute, second, one or two digits) and `%%`; any other character is
+/// literal text. A missing month or day is 1, a missing time of day is
+/// midnight; times are UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimePattern {
+    text: String,
+    pieces: Vec<Piece>,
+}
+
+impl TimePattern {
+    /// Compiles a format; the error names an unknown specifier and lists the
+    /// supported ones.
+    pub fn new(format: &str) -> Result<Self, String> {
+        let supported = "supported: %Y %y %m %d %b %B %H %M %S %%";
+        let mut pieces = Vec::new();
+        let mut bytes = format.bytes();
+        while let Some(b) = bytes.next() {
+            if b != b'%' {
+                pieces.push(Piece::Literal(b));
+                continue;
+            }
+            pieces.push(match bytes.next() {
+                Some(b'Y') => Piece::Year4,
+                Some(b'y') => Piece::Year2,
+                Some(b'm') => Piece::Month,
+                Some(b'b' | b'B') => Piece::MonthName,
+                Some(b'd') => Piece::Day,
+                Some(b'H') => Piece::Hour,
+                Some(b'M') => Piece::Minute,
+                Some(b'S') => Piece::Second,
+                Some(b'%') => Piece::Literal(b'%'),
+                Some(other) => {
+                    let spec = format[format.len() - bytes.len() - 1..]
+                        .chars()
+                        .next()
+                        .map_or_else(|| char::from(other).to_string(), |c| c.to_string());
+                    return Err(format!("time format {format:?}: unknown specifier %{spec} ({supported})"));
+                }
+                None => return Err(format!("time format {format:?} ends with a lone % ({supported})")),
+            });
+        }
+        if !pieces.iter().any(|p| matches!(p, Piece::Year4 | Piece::Year2)) {
+            return Err(format!("time format {format:?} has no year (%Y or %y)"));
+        }
+        Ok(Self { text: format.to_owned(), pieces })
+    }
+
+    /// The format as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// UTC milliseconds of a value in this format (surrounding blanks
+    /// ignored), `None` when it does not match or is not a possible time.
+    pub fn parse(&self, text: &str) -> Option<i64> {
+        let mut c = Cursor { b: text.trim().as_bytes(), i: 0 };
+        let (mut year, mut month, mut day, mut hour, mut minute, mut second) = (1970i64, 1, 1, 0, 0, 0);
+        for &p in &self.pieces {
+            match p {
+                Piece::Literal(b) => {
+                    if !c.eat(b) {
+                        return None;
+                    }
+                }
+                Piece::Year4 => year = i64::from(c.digits(4)?),
+                Piece::Year2 => year = century_of(c.digits(2)?),
+                Piece::Month => month = c.digits_1_2()?,
+                Piece::MonthName => month = c.month_name()?,
+                Piece::Day => day = c.digits_1_2()?,
+                Piece::Hour => hour = c.digits_1_2()?,
+                Piece::Minute => minute = c.digits_1_2()?,
+                Piece::Second => second = c.digits_1_2()?,
+            }
+        }
+        if !c.done() {
+            return None;
+        }
+        civil_ms(year, month, day, hour, minute, second)
+    }
+}
+
+impl std::fmt::Display for TimePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for TimePattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::new(s)
+    }
+}
+
 /// Prints UTC milliseconds as RFC 3339 (`2024-01-31T23:59:00Z`, with `.sss` only
 /// when the milliseconds are not zero).
 pub fn format_ms(ms: i64) -> String {
@@ -276,6 +580,60 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp_text(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_published_dataset_forms() {
+        let sep19 = days_from_civil(2003, 9, 19) * DAY_MS;
+        assert_eq!(parse_time_text("19-Sep-03"), Some(sep19));
+        assert_eq!(parse_time_text("19-SEP-2003"), Some(sep19));
+        assert_eq!(parse_time_text("9-Sep-03"), Some(sep19 - 10 * DAY_MS));
+        assert_eq!(parse_time_text("01-Jan-69"), Some(days_from_civil(1969, 1, 1) * DAY_MS));
+        assert_eq!(parse_time_text("31-Dec-68"), Some(days_from_civil(2068, 12, 31) * DAY_MS));
+        assert_eq!(parse_time_text("09/19/2003"), Some(sep19));
+        assert_eq!(parse_time_text("9/19/2003 16:30"), Some(sep19 + 59_400_000));
+        assert_eq!(parse_time_text("2003-09-19"), Some(sep19));
+        for bad in
+            ["19-Sept-03", "31-Sep-03", "19/09/2003", "13/01/2003", "19-Sep-3", "20030919", "19-Sep-03 x"]
+        {
+            assert_eq!(parse_time_text(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn number_times_tell_yyyymmdd_from_epochs() {
+        let sep19 = days_from_civil(2003, 9, 19) * DAY_MS;
+        assert_eq!(NumberTime::detect(20_030_919.0), NumberTime::Yyyymmdd);
+        assert_eq!(NumberTime::Yyyymmdd.int_to_ms(20_030_919), Some(sep19));
+        assert_eq!(NumberTime::Yyyymmdd.int_to_ms(20_030_931), None);
+        assert_eq!(NumberTime::Yyyymmdd.float_to_ms(20_030_919.5), None);
+        // Not a date, or out of 1900..=2100: epoch values by magnitude.
+        assert_eq!(NumberTime::detect(20_031_319.0), NumberTime::Epoch(EpochUnit::Seconds));
+        assert_eq!(NumberTime::detect(1_063_929_600.0), NumberTime::Epoch(EpochUnit::Seconds));
+        assert_eq!(NumberTime::detect(18_991_231.0), NumberTime::Epoch(EpochUnit::Seconds));
+        assert_eq!(NumberTime::detect(1.7e12), NumberTime::Epoch(EpochUnit::Milliseconds));
+        assert_eq!(NumberTime::Epoch(EpochUnit::Seconds).int_to_ms(1_063_929_600), Some(sep19));
+    }
+
+    #[test]
+    fn time_patterns_parse_what_they_say() {
+        let sep19 = days_from_civil(2003, 9, 19) * DAY_MS;
+        let p = TimePattern::new("%d.%m.%Y %H:%M:%S").expect("pattern");
+        assert_eq!(p.parse("19.09.2003 01:02:03"), Some(sep19 + 3_723_000));
+        assert_eq!(p.parse("19.9.2003 1:02:03"), Some(sep19 + 3_723_000));
+        assert_eq!(p.parse("19.09.2003"), None);
+        assert_eq!(p.parse("31.09.2003 00:00:00"), None);
+        let p = TimePattern::new("%Y%m%d").expect("pattern");
+        assert_eq!(p.parse("20030919"), Some(sep19));
+        let p = TimePattern::new("%b %d, %y").expect("pattern");
+        assert_eq!(p.parse("september 19, 03"), Some(sep19));
+        assert_eq!(p.parse("Sep 19, 03"), Some(sep19));
+        let p = TimePattern::new("100%% %Y-%m").expect("pattern");
+        assert_eq!(p.parse("100% 2003-09"), Some(days_from_civil(2003, 9, 1) * DAY_MS));
+        let e = TimePattern::new("%Y-%m-%dT%H:%M:%S%z").expect_err("unknown");
+        assert!(e.contains("unknown specifier %z") && e.contains("%Y %y %m"), "{e}");
+        assert!(TimePattern::new("%Y %").expect_err("lone").contains("lone %"));
+        assert!(TimePattern::new("%d/%m").expect_err("no year").contains("no year"));
     }
 
     #[test]

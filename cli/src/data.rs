@@ -22,7 +22,11 @@ pub enum DataCommand {
     /// Validate a CSV, Parquet or Arrow file and store it in the catalog as Parquet.
     ///
     /// Columns besides time and OHLCV that hold numbers or booleans are kept
-    /// (a signal computed elsewhere); rules read them with `col("name")`.
+    /// (a signal computed elsewhere, or `Adj. Close`); rules read them with
+    /// `col("name")`; other columns are named as skipped. Times may be ISO 8601
+    /// dates or date-times, `19-Sep-03`, `09/19/2003`, `20030919` or epoch
+    /// seconds, milliseconds, microseconds or nanoseconds; `--time-format` for
+    /// anything else. A file stored newest first is reversed.
     Import {
         /// The file to import (.csv, .txt, .parquet, .arrow, .ipc, .feather).
         file: PathBuf,
@@ -36,6 +40,11 @@ pub enum DataCommand {
         /// Sort rows and drop duplicate timestamps (keeping the last) instead of failing.
         #[arg(long)]
         sort_dedup: bool,
+        /// The time column's format, strftime-like, for layouts not read by
+        /// default: %Y %y %m %d %b %B %H %M %S %% and literal text (e.g.
+        /// "%d.%m.%Y %H:%M"); times are UTC.
+        #[arg(long, value_name = "FORMAT")]
+        time_format: Option<time::TimePattern>,
         #[command(flatten)]
         catalog: CatalogArg,
     },
@@ -108,8 +117,9 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 pub fn run(cmd: DataCommand, out: &mut impl Write) -> Result<()> {
     match cmd {
-        DataCommand::Import { file, ticker, timeframe, sort_dedup, catalog } => {
-            import(&file, &ticker, timeframe, sort_dedup, &Catalog::new(catalog.catalog), out)
+        DataCommand::Import { file, ticker, timeframe, sort_dedup, time_format, catalog } => {
+            let opts = LoadOptions::default().with_sort_dedup(sort_dedup).with_time_format(time_format);
+            import(&file, &ticker, timeframe, &opts, &Catalog::new(catalog.catalog), out)
         }
         DataCommand::Inspect { target, from, to, sort_dedup, catalog } => {
             inspect(&target, TimeRange::new(from, to), sort_dedup, &Catalog::new(catalog.catalog), out)
@@ -155,12 +165,12 @@ fn import(
     file: &Path,
     ticker: &str,
     timeframe: Option<Timeframe>,
-    sort_dedup: bool,
+    opts: &LoadOptions,
     catalog: &Catalog,
     out: &mut impl Write,
 ) -> Result<()> {
     let ticker = normalise_ticker(ticker)?;
-    let loaded = load(file, &LoadOptions::default().with_sort_dedup(sort_dedup))?;
+    let loaded = load(file, opts)?;
     let c = &loaded.candles;
     let step = c.quality().interval_ms;
     let inferred = step.and_then(Timeframe::from_duration_ms);
@@ -217,6 +227,9 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn report_fixes(loaded: &bt_candles::Loaded, out: &mut impl Write) -> Result<()> {
+    if loaded.newest_first {
+        writeln!(out, "sorted: the file was newest first")?;
+    }
     if loaded.reordered || loaded.duplicates_removed > 0 {
         writeln!(
             out,
@@ -269,6 +282,7 @@ pub fn load_target(
                 candles: l.candles,
                 duplicates_removed: 0,
                 reordered: false,
+                newest_first: false,
                 skipped_columns: Vec::new(),
             };
             (loaded, src)

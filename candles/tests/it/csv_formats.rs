@@ -100,3 +100,121 @@ fn regression_float_epochs_next_to_a_range_bound_are_kept() {
     let c = load(&path, &LoadOptions::default().with_range(range)).expect("load").candles;
     assert_eq!(c.ts(), &[JAN1]);
 }
+
+/// Days since 1970 of 2003-09-19, in ms.
+const SEP19_2003: i64 = 12_314 * 86_400_000;
+const DAY: i64 = 86_400_000;
+
+fn write_tmp(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn newest_first_files_are_reversed_and_adj_close_is_kept() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(fixture("ok_newest_first_dmy.csv")).expect("read");
+    // The same file through the fast path and (quoted, so declined there) through Polars.
+    let quoted = text.replace("24-Sep-03", "\"24-Sep-03\"");
+    for path in [fixture("ok_newest_first_dmy.csv"), write_tmp(&dir, "q.csv", &quoted)] {
+        let l = load(&path, &LoadOptions::default()).expect("load");
+        assert!(l.newest_first && !l.reordered, "{path:?}");
+        let c = &l.candles;
+        assert_eq!(c.ts(), &[SEP19_2003, SEP19_2003 + 3 * DAY, SEP19_2003 + 4 * DAY, SEP19_2003 + 5 * DAY]);
+        assert_eq!(c.close(), &[10.0, 10.2, 10.4, 10.8]);
+        assert_eq!(c.extra().len(), 1);
+        assert_eq!(
+            (c.extra()[0].name.as_str(), c.extra()[0].values.as_slice()),
+            ("Adj. Close", &[5.0, 5.1, 5.2, 5.4][..])
+        );
+        assert!(l.skipped_columns.is_empty());
+    }
+}
+
+#[test]
+fn newest_first_with_a_duplicate_names_its_file_row() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = write_tmp(
+        &dir,
+        "d.csv",
+        "Date,Open,High,Low,Close,Volume\n23-Sep-03,1,2,1,1,1\n22-Sep-03,1,2,1,1,1\n22-Sep-03,1,2,1,1,1\n19-Sep-03,1,2,1,1,1\n",
+    );
+    let e = load(&path, &LoadOptions::default()).expect_err("duplicate");
+    // Reversed, the second of the equal rows is file row 3.
+    assert!(e.to_string().contains("d.csv: row 3, column ts: duplicate timestamp 2003-09-22"), "{e}");
+    // Disorder other than newest first is still refused.
+    let path = write_tmp(
+        &dir,
+        "u.csv",
+        "Date,Open,High,Low,Close,Volume\n22-Sep-03,1,2,1,1,1\n23-Sep-03,1,2,1,1,1\n19-Sep-03,1,2,1,1,1\n",
+    );
+    let e = load(&path, &LoadOptions::default()).expect_err("unsorted");
+    assert!(e.to_string().contains("u.csv: row 4, column ts: timestamp 2003-09-19"), "{e}");
+}
+
+#[test]
+fn month_day_year_and_yyyymmdd_dates_load() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mdy = write_tmp(
+        &dir,
+        "m.csv",
+        "Date,Open,High,Low,Close,Volume\n09/19/2003,1,2,1,1,1\n9/22/2003,1,2,1,1,1\n",
+    );
+    let ymd =
+        write_tmp(&dir, "y.csv", "date,open,high,low,close,volume\n20030919,1,2,1,1,1\n20030922,1,2,1,1,1\n");
+    for path in [mdy, ymd] {
+        let c = load(&path, &LoadOptions::default()).expect("load").candles;
+        assert_eq!(c.ts(), &[SEP19_2003, SEP19_2003 + 3 * DAY], "{path:?}");
+    }
+    // A later integer that is no date is refused at its row, on either path.
+    let bad = "date,open,high,low,close,volume\n20030919,1,2,1,1,1\n20030931,1,2,1,1,1\n";
+    for (name, text) in
+        [("b.csv", bad.to_owned()), ("bq.csv", bad.replace(",1,2,1,1,1\n2003", ",\"1\",2,1,1,1\n2003"))]
+    {
+        let e = load(&write_tmp(&dir, name, &text), &LoadOptions::default()).expect_err("not a date");
+        assert!(
+            e.to_string()
+                .contains(&format!("{name}: row 3, column ts: cannot parse \"20030931\" as a date YYYYMMDD")),
+            "{e}"
+        );
+    }
+    // Epoch seconds stay epoch seconds.
+    let secs = write_tmp(
+        &dir,
+        "s.csv",
+        "time,open,high,low,close,volume\n1063929600,1,2,1,1,1\n1064188800,1,2,1,1,1\n",
+    );
+    let c = load(&secs, &LoadOptions::default()).expect("load").candles;
+    assert_eq!(c.ts(), &[SEP19_2003, SEP19_2003 + 3 * DAY]);
+}
+
+#[test]
+fn a_time_format_reads_other_layouts_and_names_the_row_it_cannot_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = "Date,Open,High,Low,Close,Volume\n19.09.2003 09:30,1,2,1,1,1\n19.09.2003 09:31,1,2,1,1,1\n";
+    let path = write_tmp(&dir, "dot.csv", text);
+    let e = load(&path, &LoadOptions::default()).expect_err("unknown layout");
+    assert!(
+        e.to_string().contains("dot.csv: row 2, column ts: cannot parse \"19.09.2003 09:30\" as a timestamp"),
+        "{e}"
+    );
+    let pattern = "%d.%m.%Y %H:%M".parse::<bt_candles::time::TimePattern>().expect("pattern");
+    let opts = LoadOptions::default().with_time_format(Some(pattern));
+    let quoted = write_tmp(&dir, "dotq.csv", &text.replace(",1,2,1,1,1\n19", ",\"1\",2,1,1,1\n19"));
+    for p in [&path, &quoted] {
+        let c = load(p, &opts).expect("load").candles;
+        assert_eq!(c.ts(), &[SEP19_2003 + 570 * 60_000, SEP19_2003 + 571 * 60_000], "{p:?}");
+    }
+    // An integer column read through a format.
+    let ymd =
+        write_tmp(&dir, "y.csv", "date,open,high,low,close,volume\n20030919,1,2,1,1,1\n20030922,1,2,1,1,1\n");
+    let opts_ymd = LoadOptions::default().with_time_format(Some("%Y%m%d".parse().expect("pattern")));
+    assert_eq!(load(&ymd, &opts_ymd).expect("load").candles.ts(), &[SEP19_2003, SEP19_2003 + 3 * DAY]);
+    let bad = write_tmp(&dir, "bad.csv", &text.replace("19.09.2003 09:31", "2003-09-19 09:31"));
+    let e = load(&bad, &opts).expect_err("mismatch");
+    assert!(
+        e.to_string().contains("bad.csv: row 3, column ts: cannot parse \"2003-09-19 09:31\" as a time in the form %d.%m.%Y %H:%M"),
+        "{e}"
+    );
+}

@@ -120,3 +120,50 @@ fn import_keeps_a_signal_column_and_inspect_lists_it() {
     let r = bt(&["data", "inspect", "SIG/2h", "--catalog", "cat"], cwd);
     assert_eq!(r.stdout.lines().last(), Some("extra      sig (number, 2 values)"), "{r:?}");
 }
+
+#[test]
+fn import_reads_a_published_daily_file_newest_first_with_adj_close() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    std::fs::write(
+        cwd.join("yahoo.csv"),
+        "Date,Open,High,Low,Close,Volume,Adj. Close\n\
+         24-Sep-03,10.4,10.9,10.2,10.8,1500,5.4\n\
+         23-Sep-03,10.2,10.6,10.1,10.4,1400,5.2\n\
+         22-Sep-03,10.0,10.5,9.9,10.2,1300,5.1\n\
+         19-Sep-03,10.1,10.3,9.8,10.0,1200,5.0\n",
+    )
+    .expect("write");
+    let r = bt(&["data", "import", "yahoo.csv", "--ticker", "Y", "--catalog", "cat"], cwd);
+    assert_eq!(
+        r.stdout,
+        "imported 4 rows of Y 1d (2003-09-19T00:00:00Z .. 2003-09-24T00:00:00Z) -> cat/Y/1d.parquet\n\
+         sorted: the file was newest first\n\
+         warning: 1 gaps, largest 3d between bars\n\
+         kept 1 extra column: Adj. Close (number)\n",
+        "{r:?}"
+    );
+    // Another layout through --time-format; an unknown specifier is refused by name.
+    std::fs::write(
+        cwd.join("dot.csv"),
+        "Date,Open,High,Low,Close,Volume\n19.09.2003,1,2,1,1,1\n20.09.2003,1,2,1,1,1\n",
+    )
+    .expect("write");
+    let r = bt(&["data", "import", "dot.csv", "--ticker", "D", "--catalog", "cat"], cwd);
+    assert!(!r.ok && r.stderr.contains("dot.csv: row 2, column ts: cannot parse \"19.09.2003\""), "{r:?}");
+    let r = bt(
+        &["data", "import", "dot.csv", "--ticker", "D", "--time-format", "%d.%m.%Y", "--catalog", "cat"],
+        cwd,
+    );
+    assert!(
+        r.ok && r
+            .stdout
+            .starts_with("imported 2 rows of D 1d (2003-09-19T00:00:00Z .. 2003-09-20T00:00:00Z)"),
+        "{r:?}"
+    );
+    let r = bt(
+        &["data", "import", "dot.csv", "--ticker", "D", "--time-format", "%d.%m.%Y %Z", "--catalog", "cat"],
+        cwd,
+    );
+    assert!(!r.ok && r.stderr.contains("unknown specifier %Z"), "{r:?}");
+}
