@@ -92,6 +92,18 @@ pub fn document() -> Value {
         json!({ "name": "trades_limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 1000 } }),
         json!({ "name": "trades_cursor", "in": "query", "schema": { "type": "string" }, "description": "The next_trades_cursor of the previous answer (opaque)" }),
     ]);
+    // Built apart: the document is one macro call at the recursion limit.
+    let annualization = json!({
+        "description": "Sharpe's and Sortino's bars per year (README, Metrics): auto (the default: crypto when the data has weekend bars, else equities), crypto (365 days a year), equities (252 trading days a year), or a number of bars per year. CAGR always counts calendar years",
+        "oneOf": [ { "type": "string", "enum": ["auto", "crypto", "equities"] },
+                   { "type": "number", "exclusiveMinimum": 0 } ] });
+    let resolved = json!({ "type": "object", "description": "How this variant's dataset annualised its metrics",
+        "properties": {
+            "given": { "$ref": "#/components/schemas/Annualization" },
+            "resolved": { "description": "crypto, equities or the number given",
+                          "oneOf": [ { "type": "string", "enum": ["crypto", "equities"] }, { "type": "number" } ] },
+            "bars_per_year": { "type": ["number", "null"] },
+            "years": { "type": ["number", "null"], "description": "First to last bar in 365.25-day years: CAGR's span" } } });
     let csv = |what: &str| json!({ "200": { "description": what, "content": { "text/csv": { "schema": { "type": "string" } } } }, "503": busy() });
     json!({
         "openapi": "3.1.0",
@@ -130,9 +142,12 @@ pub fn document() -> Value {
                     "properties": {
                         "name": { "type": "string" }, "initial_balance": { "type": "number" },
                         "datasets": { "type": "object" }, "strategy": { "$ref": "#/components/schemas/Strategy" },
-                        "money": { "type": "object" }, "costs": { "type": "object" } } },
+                        "money": { "type": "object" }, "costs": { "type": "object" },
+                        "annualization": { "$ref": "#/components/schemas/Annualization" } } },
+                "Annualization": annualization,
                 "Accepted": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
+                    "annualization": { "$ref": "#/components/schemas/Annualization" },
                     "variants": { "type": "integer" }, "jobs": { "type": "integer" },
                     "priority": { "type": "integer", "description": "As stored: the requested one clamped into the key's range" },
                     "execution": { "type": "string", "enum": ["queue", "inline"] }, "status_url": { "type": "string" } } },
@@ -150,6 +165,7 @@ pub fn document() -> Value {
                     "bundle": { "type": "string", "format": "uuid" }, "status": { "type": "string" },
                     "stored": { "type": "integer" }, "variants": { "type": "integer" },
                     "sort": { "type": "string" }, "order": { "type": "string" }, "limit": { "type": "integer" },
+                    "annualization": { "$ref": "#/components/schemas/Annualization", "description": "The bundle's option as given" },
                     "results": { "type": "array", "items": { "$ref": "#/components/schemas/Variant" } },
                     "next_cursor": { "type": ["string", "null"], "description": "The cursor of the next page; null after the last" } } },
                 "VariantDetail": { "type": "object", "required": ["trades", "trades_total", "next_trades_cursor", "equity", "equity_bars"],
@@ -162,7 +178,8 @@ pub fn document() -> Value {
                         "next_trades_cursor": { "type": ["string", "null"], "description": "The trades_cursor of the next page; null after the last" },
                         "equity": { "type": "array", "description": "[time, equity at the bar's close] pairs, at most points of them",
                                     "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": ["number", "null"] }], "minItems": 2, "maxItems": 2 } },
-                        "equity_bars": { "type": "integer", "minimum": 0, "description": "Bars of the full curve (equity.csv)" } } }
+                        "equity_bars": { "type": "integer", "minimum": 0, "description": "Bars of the full curve (equity.csv)" },
+                        "annualization": resolved } }
             }
         },
         "security": [{ "bearer": [] }],

@@ -180,6 +180,7 @@ pub async fn submit(
         Json(json!({
             "id": new.id,
             "name": bundle.spec.name,
+            "annualization": bundle.spec.annualization,
             "variants": new.variant_count,
             "jobs": new.jobs.len(),
             "priority": new.priority,
@@ -430,7 +431,8 @@ pub async fn results(
         .collect::<Result<Vec<_>, _>>()?;
     ok(json!({
         "bundle": id, "status": st.status.as_str(), "stored": st.variants_done, "variants": st.variant_count,
-        "sort": q.sort, "order": q.order, "limit": q.limit, "results": results, "next_cursor": next_cursor,
+        "sort": q.sort, "order": q.order, "limit": q.limit, "annualization": bundle.spec.annualization,
+        "results": results, "next_cursor": next_cursor,
     }))
 }
 
@@ -521,6 +523,11 @@ pub async fn variant(
             out["next_trades_cursor"] = next.into();
             out["equity"] = equity.into();
             out["equity_bars"] = d.equity.len().into();
+            let period = bundle.period(bundle.variant(n).map_or(0, |v| v.dataset), candles.view());
+            out["annualization"] = json!({
+                "given": bundle.spec.annualization, "resolved": period.basis,
+                "bars_per_year": num(period.bars_per_year), "years": num(period.years()),
+            });
             Ok(out)
         })
         .await??;

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use bt_candles::{GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};
 use bt_engine::indicators as ind;
-use bt_engine::metrics::Accumulator;
+use bt_engine::metrics::{Accumulator, Annualization, Period};
 use bt_engine::rules::ExprCache;
 use bt_engine::sim::{Direction, NoRecord, SimParams, simulate};
 use bt_engine::sweep::{Kernel, SweepControl, sweep_with};
@@ -77,11 +77,12 @@ fn bench_simulator(c: &mut Criterion) {
     let mut g = c.benchmark_group("simulator_1m_bars");
     g.throughput(Throughput::Elements(BARS as u64));
     g.sample_size(20);
+    let period = Period::of(k.view().ts, 60_000, Annualization::Crypto);
     g.bench_function("one_variant_sl_tp_both", |b| {
         b.iter(|| {
             let mut acc = Accumulator::new(p.initial_balance);
             simulate(k.view(), black_box(&sig), &p, &mut acc, &mut NoRecord);
-            black_box(acc.finish(60_000, 0.0).final_equity)
+            black_box(acc.finish(&period, 0.0).final_equity)
         })
     });
     g.finish();

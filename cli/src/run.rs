@@ -126,6 +126,7 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         }
         writeln!(out, "  {:<26} {}", "open_position", m.open_position)?;
         writeln!(out, "  {:<26} {}", "liquidated", m.liquidated)?;
+        writeln!(out, "  {:<26} {}", "annualization", annualization(&bundle, v.dataset, &candles))?;
         if let Some(p) = &args.trades {
             write_trades(p, &detail)?;
             writeln!(out, "{} trades -> {}", detail.trades.len(), p.display())?;
@@ -200,6 +201,10 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         secs,
         bar_variants as f64 / secs.max(1e-9)
     )?;
+    for (i, c) in datasets.iter().enumerate() {
+        let d = &bundle.datasets[i];
+        writeln!(out, "{}/{}: annualization {}", d.ticker, d.timeframe, annualization(&bundle, i, c))?;
+    }
     let mut order: Vec<usize> = (0..results.len()).collect();
     let key = |i: usize| results[i].metrics.get(&args.sort).unwrap_or(f64::NAN);
     order.sort_by(|&a, &b| {
@@ -221,6 +226,14 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         writeln!(out, "{} rows -> {}", results.len(), p.display())?;
     }
     Ok(())
+}
+
+/// The bundle's `annualization` as given, what it resolved to on a dataset's
+/// bars, and the span CAGR counts: `auto -> equities, 252 bars/year; 8.23
+/// years`.
+fn annualization(bundle: &Bundle, dataset: usize, candles: &Candles) -> String {
+    let p = bundle.period(dataset, candles.view());
+    format!("{} -> {}; {:.2} years", bundle.spec.annualization, p.describe(), p.years())
 }
 
 fn fmt_num(v: f64) -> String {

@@ -21,9 +21,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use bt_candles::{TimeRange, Timeframe, normalise_ticker, time::parse_timestamp_text};
+use bt_candles::{CandlesView, TimeRange, Timeframe, normalise_ticker, time::parse_timestamp_text};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{Annualization, Period};
 use crate::rules::{RULES, RuleError, RuleText, Rules, closest};
 use crate::sim::{Direction, SimParams};
 use crate::strategy::{ParamKind, Strategy, StrategyGrid, StrategyKind, Value};
@@ -291,6 +292,10 @@ pub struct BundleSpec {
     pub money: MoneySpec,
     #[serde(default)]
     pub costs: CostSpec,
+    /// Sharpe's and Sortino's bars per year: `"auto"` (the default),
+    /// `"crypto"`, `"equities"` or a number ([`Period::of`] has the rule).
+    #[serde(default)]
+    pub annualization: Annualization,
 }
 
 impl BundleSpec {
@@ -324,7 +329,8 @@ impl BundleSpec {
 /// missing or unknown top-level key, not a table at all).
 fn at_path(path: &serde_path_to_error::Path, message: impl Into<String>) -> SpecError {
     use serde_path_to_error::Segment;
-    const TOP: [&str; 6] = ["name", "initial_balance", "datasets", "strategy", "money", "costs"];
+    const TOP: [&str; 7] =
+        ["name", "initial_balance", "datasets", "strategy", "money", "costs", "annualization"];
     if !matches!(path.iter().next(), Some(Segment::Map { key }) if TOP.contains(&key.as_str())) {
         return SpecError::new("bundle", message);
     }
@@ -512,6 +518,11 @@ impl Bundle {
                 return err(field, format!("{v} must be between 0 and 10000 basis points"));
             }
         }
+        if let Annualization::BarsPerYear(v) = spec.annualization
+            && !(v.is_finite() && v > 0.0)
+        {
+            return err("annualization", format!("{v} bars per year must be a positive number"));
+        }
         let bundle = Self { spec, datasets, range, strategies, money, columns };
         let count = bundle.count();
         if count > limits.max_variants {
@@ -556,6 +567,13 @@ impl Bundle {
             strategy: self.strategies.get((n / m % s) as usize),
             money: self.money[(n % m) as usize],
         })
+    }
+
+    /// What dataset `dataset`'s metrics are measured over, given the bars
+    /// run: every path (sweep, lanes, one variant) takes it from here.
+    pub fn period(&self, dataset: usize, candles: CandlesView<'_>) -> Period {
+        let bar_ms = self.datasets[dataset].timeframe.duration_ms();
+        Period::of(candles.ts, bar_ms, self.spec.annualization)
     }
 
     /// The simulator settings of one money combination.
@@ -975,6 +993,48 @@ mod tests {
             .replace("slow = [60, 120]", "slow = { start = 60, stop = 1000059, step = 1 }")
             .replace("stop_loss = [0, 0.02]", "stop_loss = { start = 0, stop = 0.5, step = 0.000001 }");
         assert_eq!(message(&huge), "bundle: 40000080000000 variants, more than the limit of 50000000");
+    }
+
+    #[test]
+    fn annualization_parses_and_its_errors_name_the_field() {
+        let with = |v: &str| format!("annualization = {v}\n{SPEC}");
+        assert_eq!(bundle(SPEC).expect("default").spec.annualization, Annualization::Auto);
+        for (text, want) in [
+            ("\"auto\"", Annualization::Auto),
+            ("\"crypto\"", Annualization::Crypto),
+            ("\"equities\"", Annualization::Equities),
+            ("8760", Annualization::BarsPerYear(8760.0)),
+            ("1638.5", Annualization::BarsPerYear(1638.5)),
+        ] {
+            let b = bundle(&with(text)).expect(text);
+            assert_eq!(b.spec.annualization, want, "{text}");
+            // JSON carries it as given: a word or a number.
+            let json = serde_json::to_string(&b.spec).expect("json");
+            let value: serde_json::Value = serde_json::from_str(&json).expect("value");
+            let given = match want {
+                Annualization::BarsPerYear(v) => serde_json::json!(v),
+                word => serde_json::json!(word.as_text()),
+            };
+            assert_eq!(value["annualization"], given, "{json}");
+            assert_eq!(Bundle::from_json(&json, Limits::default()).expect("json"), b);
+        }
+        let expected = "\"auto\", \"crypto\", \"equities\" or a number of bars per year";
+        assert_eq!(message(&with("\"weekly\"")), format!("annualization: \"weekly\" is not {expected}"));
+        assert_eq!(message(&with("0")), "annualization: 0 bars per year must be a positive number");
+        assert_eq!(message(&with("-252")), "annualization: -252 bars per year must be a positive number");
+        assert!(message(&with("true")).starts_with("annualization: invalid type: boolean `true`"));
+        let json = serde_json::to_string(&bundle(SPEC).expect("valid").spec).expect("json");
+        let bad = json.replace("\"annualization\":\"auto\"", "\"annualization\":\"stocks\"");
+        // serde_json adds the position.
+        let json_error = Bundle::from_json(&bad, Limits::default()).expect_err("stocks").to_string();
+        assert!(json_error.starts_with(&format!("annualization: \"stocks\" is not {expected} at line 1")));
+        // A spec built in code is checked too.
+        let mut spec = bundle(SPEC).expect("valid").spec;
+        spec.annualization = Annualization::BarsPerYear(f64::NAN);
+        assert_eq!(
+            Bundle::new(spec, Limits::default()).expect_err("nan").to_string(),
+            "annualization: NaN bars per year must be a positive number"
+        );
     }
 
     #[test]

@@ -5,18 +5,201 @@
 //!   equity (the first against the initial balance);
 //! - Sharpe = mean / sample standard deviation × sqrt(bars per year), Sortino =
 //!   mean / downside deviation (`sqrt(sum(min(r, 0)^2) / n)`) × sqrt(bars per
-//!   year), with bars per year = 365 days / bar length (crypto markets trade
-//!   every day); no risk-free rate; 0 when the deviation is 0;
-//! - CAGR over the dataset's span (bars × bar length, 365-day years); Calmar =
-//!   CAGR / max drawdown (0 without drawdown);
+//!   year), with bars per year from the bundle's [`Annualization`] (see
+//!   [`Period::of`]); no risk-free rate; 0 when the deviation is 0;
+//! - CAGR over the calendar span of the bars run (first to last timestamp, in
+//!   365.25-day years), whatever gaps (weekends, holidays) the data has; 0
+//!   over a span of 0, -1 when the equity is gone; Calmar = CAGR / max
+//!   drawdown (0 without drawdown);
 //! - max drawdown is the largest fall from a running peak as a fraction of the
 //!   peak; its duration is the longest time from a peak to its recovery (or to
 //!   the end), in milliseconds;
 //! - trade statistics count closed trades; an open position at the end counts
 //!   in equity but not in the trade statistics.
 
-/// Milliseconds in a 365-day year.
-pub const YEAR_MS: f64 = 365.0 * 86_400_000.0;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Milliseconds in a 365.25-day year: the years CAGR counts.
+pub const CALENDAR_YEAR_MS: f64 = 365.25 * DAY_MS as f64;
+
+/// Trading days in an equities year.
+pub const EQUITIES_DAYS: f64 = 252.0;
+
+/// Days in a year of a market that trades every day.
+pub const CRYPTO_DAYS: f64 = 365.0;
+
+/// How Sharpe and Sortino are annualised: the bundle's `annualization`,
+/// `"auto"`, `"crypto"`, `"equities"` or a number of bars per year.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Annualization {
+    /// `crypto` when at least 60 % of the weekend's share of bars (2/7) falls
+    /// on a Saturday or Sunday (UTC), else `equities`: backtesting.py's test.
+    #[default]
+    Auto,
+    /// 365 trading days a year.
+    Crypto,
+    /// 252 trading days a year.
+    Equities,
+    /// This many bars a year, whatever the data.
+    BarsPerYear(f64),
+}
+
+impl Annualization {
+    /// The option as written in a bundle.
+    pub fn as_text(&self) -> String {
+        match self {
+            Self::Auto => "auto".into(),
+            Self::Crypto => "crypto".into(),
+            Self::Equities => "equities".into(),
+            Self::BarsPerYear(v) => v.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Annualization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+impl Serialize for Annualization {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::BarsPerYear(v) => s.serialize_f64(*v),
+            other => s.serialize_str(&other.as_text()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Annualization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "\"auto\", \"crypto\", \"equities\" or a number of bars per year";
+        impl serde::de::Visitor<'_> for V {
+            type Value = Annualization;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Annualization, E> {
+                match v {
+                    "auto" => Ok(Annualization::Auto),
+                    "crypto" => Ok(Annualization::Crypto),
+                    "equities" => Ok(Annualization::Equities),
+                    _ => Err(E::custom(format!("{v:?} is not {EXPECTED}"))),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Annualization, E> {
+                if v.is_finite() && v > 0.0 {
+                    Ok(Annualization::BarsPerYear(v))
+                } else {
+                    Err(E::custom(format!("{v} bars per year must be a positive number")))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Annualization, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Annualization, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What one dataset's metrics are measured over, the same for each of its
+/// variants and in every path (sweep, lanes, single variant).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Period {
+    /// First to last timestamp of the bars run, in milliseconds.
+    pub span_ms: i64,
+    /// Sharpe's and Sortino's bars per year.
+    pub bars_per_year: f64,
+    /// What `annualization` resolved to: `Crypto`, `Equities` or `BarsPerYear`.
+    pub basis: Annualization,
+}
+
+impl Period {
+    /// The period of bars at `ts` (ascending) of length `bar_ms`.
+    ///
+    /// Bars per year: a number is taken as given; `crypto` is 365 days /
+    /// bar length (1h: 8,760, 1d: 365); `equities` is 252 trading days x
+    /// bars per trading day: 1 for daily bars, 1/k for k-day bars, and for
+    /// bars shorter than a day the data's own count (bars / UTC dates that
+    /// have bars: a 6.5-hour session of 1h bars has 7); bars of a week or
+    /// longer count 365 days / bar length under either (a week passes the
+    /// same in every market: 52.14). `auto` is `crypto` when the data has
+    /// weekend bars (see [`Annualization::Auto`]), else `equities`.
+    pub fn of(ts: &[i64], bar_ms: i64, annualization: Annualization) -> Self {
+        let span_ms = match (ts.first(), ts.last()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        };
+        let basis = match annualization {
+            Annualization::Auto if has_weekends(ts) => Annualization::Crypto,
+            Annualization::Auto => Annualization::Equities,
+            other => other,
+        };
+        let bar = bar_ms.max(1) as f64;
+        let bars_per_year = match basis {
+            Annualization::BarsPerYear(v) => v,
+            _ if bar_ms >= 7 * DAY_MS => CRYPTO_DAYS * DAY_MS as f64 / bar,
+            Annualization::Equities if bar_ms < DAY_MS => EQUITIES_DAYS * bars_per_date(ts),
+            Annualization::Equities => EQUITIES_DAYS * DAY_MS as f64 / bar,
+            _ => CRYPTO_DAYS * DAY_MS as f64 / bar,
+        };
+        Self { span_ms, bars_per_year, basis }
+    }
+
+    /// The span in 365.25-day years.
+    pub fn years(&self) -> f64 {
+        self.span_ms as f64 / CALENDAR_YEAR_MS
+    }
+
+    /// How the annualisation was resolved, for people: `equities, 1764
+    /// bars/year`, `250.5 bars/year`.
+    pub fn describe(&self) -> String {
+        match self.basis {
+            Annualization::BarsPerYear(_) => format!("{} bars/year", fmt_bars(self.bars_per_year)),
+            b => format!("{b}, {} bars/year", fmt_bars(self.bars_per_year)),
+        }
+    }
+}
+
+fn fmt_bars(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}").trim_end_matches('0').to_owned() }
+}
+
+/// UTC day number of a timestamp, and its weekday (Monday 0, Sunday 6).
+fn weekday(ts: i64) -> i64 {
+    // 1970-01-01 was a Thursday.
+    (ts.div_euclid(DAY_MS) + 3).rem_euclid(7)
+}
+
+/// Whether more than 60 % of the weekend's fair share (2/7) of the bars fall
+/// on a Saturday or Sunday (UTC).
+fn has_weekends(ts: &[i64]) -> bool {
+    let weekend = ts.iter().filter(|&&t| weekday(t) >= 5).count() as f64;
+    !ts.is_empty() && weekend / ts.len() as f64 > 0.6 * 2.0 / 7.0
+}
+
+/// Bars per UTC date that has bars (1 without bars).
+fn bars_per_date(ts: &[i64]) -> f64 {
+    let mut dates = 0usize;
+    let mut last = None;
+    for &t in ts {
+        let d = t.div_euclid(DAY_MS);
+        if last != Some(d) {
+            dates += 1;
+            last = Some(d);
+        }
+    }
+    if dates == 0 { 1.0 } else { ts.len() as f64 / dates as f64 }
+}
 
 /// Streaming state of one variant: a few dozen bytes, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,19 +311,23 @@ impl Accumulator {
         self.fees += fee;
     }
 
-    /// The metrics, given the bar length and the dataset's buy-and-hold return.
-    pub fn finish(&self, bar_ms: i64, buy_and_hold_return: f64) -> Metrics {
+    /// The metrics, given the dataset's period and its buy-and-hold return.
+    pub fn finish(&self, period: &Period, buy_and_hold_return: f64) -> Metrics {
         let n = self.n as f64;
         let final_equity = self.prev_equity;
-        let bars_per_year = YEAR_MS / bar_ms as f64;
+        let bars_per_year = period.bars_per_year;
         let mean = if self.n > 0 { self.sum_r / n } else { 0.0 };
         let var = if self.n > 1 { ((self.sum_r2 - self.sum_r * mean) / (n - 1.0)).max(0.0) } else { 0.0 };
         let sd = var.sqrt();
         let down = if self.n > 0 { (self.sum_down2 / n).sqrt() } else { 0.0 };
         let ann = bars_per_year.sqrt();
-        let years = n * bar_ms as f64 / YEAR_MS;
+        let years = period.years();
         let growth = final_equity / self.initial;
-        let cagr = if growth > 0.0 && years > 0.0 { growth.powf(1.0 / years) - 1.0 } else { -1.0 };
+        let cagr = match (growth > 0.0, years > 0.0) {
+            (true, true) => growth.powf(1.0 / years) - 1.0,
+            (true, false) => 0.0,
+            (false, _) => -1.0,
+        };
         let t = self.trades as f64;
         Metrics {
             final_equity,
@@ -250,6 +437,12 @@ mod tests {
 
     const H: i64 = 3_600_000;
 
+    /// Hourly bars from 0 to `(bars - 1)` hours, 8,760 bars a year.
+    fn hourly(bars: i64) -> Period {
+        let ts: Vec<i64> = (0..bars).map(|k| k * H).collect();
+        Period::of(&ts, H, Annualization::Crypto)
+    }
+
     #[test]
     fn hand_computed_equity_series() {
         // Equity 100 -> 110 -> 99 -> 121 -> 110 (hourly bars); returns 0.1, -0.1, 2/9, -1/11.
@@ -261,7 +454,7 @@ mod tests {
         a.trade(-10.0, -0.1, 1.0);
         a.trade(-5.0, -0.05, 0.5);
         a.fee(1.5);
-        let m = a.finish(H, 0.25);
+        let m = a.finish(&hourly(4), 0.25);
         let r = [0.1, -0.1, 2.0 / 9.0, -1.0 / 11.0];
         let mean = r.iter().sum::<f64>() / 4.0;
         let var = r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 3.0;
@@ -280,10 +473,98 @@ mod tests {
         assert!((m.avg_trade_return - 0.05).abs() < 1e-15);
         assert_eq!(m.exposure, 0.75);
         assert_eq!(m.fees, 4.0);
-        let years = 4.0 * H as f64 / YEAR_MS;
+        let years = 3.0 * H as f64 / CALENDAR_YEAR_MS;
         assert!((m.cagr - (1.1f64.powf(1.0 / years) - 1.0)).abs() < 1e-9 * m.cagr.abs());
         assert_eq!(m.calmar, m.cagr / m.max_drawdown);
         assert_eq!(m.buy_and_hold_return, 0.25);
+    }
+
+    /// Open times of daily bars from `start` (UTC ms), Monday to Friday only
+    /// when `weekdays`.
+    fn daily(start: i64, bars: usize, weekdays: bool) -> Vec<i64> {
+        (0..).map(|d| start + d * DAY_MS).filter(|&t| !weekdays || weekday(t) < 5).take(bars).collect()
+    }
+
+    /// 2004-08-19, a Thursday (backtesting.py's GOOG sample starts there).
+    const GOOG_START: i64 = 1_092_873_600_000;
+
+    #[test]
+    fn cagr_counts_calendar_years_over_weekend_gaps() {
+        // 2,148 weekday bars span 8.23 calendar years, not 2,148 / 365 = 5.9.
+        let ts = daily(GOOG_START, 2_148, true);
+        let p = Period::of(&ts, DAY_MS, Annualization::Auto);
+        let years = (ts[2_147] - ts[0]) as f64 / (365.25 * 86_400_000.0);
+        assert_eq!(p.years(), years);
+        assert!((8.0..8.5).contains(&years), "{years}");
+        let mut a = Accumulator::new(100.0);
+        for (k, &t) in ts.iter().enumerate() {
+            a.bar(t, 100.0 * (1.0 + 2.0 * k as f64 / 2_147.0), true);
+        }
+        let m = a.finish(&p, 0.0);
+        // Equity triples: (3^(1/years) - 1), about 14.3 % a year (bars x day: 20.5 %).
+        let want = 3f64.powf(1.0 / years) - 1.0;
+        assert!((m.cagr - want).abs() < 1e-12, "{} vs {want}", m.cagr);
+        assert!((m.cagr - 0.1428).abs() < 1e-3, "{}", m.cagr);
+        // One bar, or none: no span, no growth rate.
+        assert_eq!(
+            Accumulator::new(100.0).finish(&Period::of(&ts[..1], DAY_MS, Annualization::Auto), 0.0).cagr,
+            0.0
+        );
+    }
+
+    #[test]
+    fn annualization_factors_for_each_option() {
+        let bpy = |ts: &[i64], bar: i64, a: Annualization| {
+            let p = Period::of(ts, bar, a);
+            (p.bars_per_year, p.basis)
+        };
+        use Annualization::*;
+        let stocks = daily(GOOG_START, 500, true);
+        let coins = daily(GOOG_START, 500, false);
+        assert_eq!(bpy(&stocks, DAY_MS, Auto), (252.0, Equities));
+        assert_eq!(bpy(&coins, DAY_MS, Auto), (365.0, Crypto));
+        for ts in [&stocks, &coins] {
+            assert_eq!(bpy(ts, DAY_MS, Crypto), (365.0, Crypto));
+            assert_eq!(bpy(ts, DAY_MS, Equities), (252.0, Equities));
+            assert_eq!(bpy(ts, DAY_MS, BarsPerYear(300.0)), (300.0, BarsPerYear(300.0)));
+        }
+        // A 6.5-hour session of 1h bars (13:00 to 19:00 UTC buckets): 7 a day.
+        let session: Vec<i64> = stocks.iter().flat_map(|&d| (13..20).map(move |h| d + h * H)).collect();
+        assert_eq!(bpy(&session, H, Auto), (252.0 * 7.0, Equities));
+        assert_eq!(bpy(&session, H, Crypto), (8_760.0, Crypto));
+        let hours: Vec<i64> = (0..24 * 30).map(|k| GOOG_START + k * H).collect();
+        assert_eq!(bpy(&hours, H, Auto), (8_760.0, Crypto));
+        // Weeks pass the same in every market; 2-day bars are 126 or 182.5 a year.
+        let weeks: Vec<i64> = (0..100).map(|k| GOOG_START + k * 7 * DAY_MS).collect();
+        assert_eq!(bpy(&weeks, 7 * DAY_MS, Equities).0, 365.0 / 7.0);
+        assert_eq!(bpy(&weeks, 7 * DAY_MS, Crypto).0, 365.0 / 7.0);
+        assert_eq!(bpy(&stocks, 2 * DAY_MS, Equities).0, 126.0);
+        assert_eq!(bpy(&coins, 2 * DAY_MS, Crypto).0, 182.5);
+        // FX: a Sunday-evening open is not a weekend market.
+        let fx: Vec<i64> = (0..24 * 7 * 8)
+            .map(|k| GOOG_START + k * H)
+            .filter(|&t| weekday(t) < 5 || (weekday(t) == 6 && (t / H) % 24 >= 22))
+            .collect();
+        assert_eq!(bpy(&fx, H, Auto).1, Equities);
+
+        // Sharpe and Sortino scale with the square root of the factor.
+        let mut a = Accumulator::new(100.0);
+        for (k, e) in [101.0, 99.0, 102.0, 100.5, 103.0].into_iter().enumerate() {
+            a.bar(stocks[k], e, true);
+        }
+        let r = [0.01, 99.0 / 101.0 - 1.0, 102.0 / 99.0 - 1.0, 100.5 / 102.0 - 1.0, 103.0 / 100.5 - 1.0];
+        let mean = r.iter().sum::<f64>() / 5.0;
+        let sd = (r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 4.0).sqrt();
+        let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / 5.0).sqrt();
+        for (option, factor) in [(Auto, 252.0), (Equities, 252.0), (Crypto, 365.0), (BarsPerYear(12.0), 12.0)]
+        {
+            let m = a.finish(&Period::of(&stocks[..5], DAY_MS, option), 0.0);
+            let ann = f64::sqrt(factor);
+            assert!((m.sharpe - mean / sd * ann).abs() < 1e-12, "{option}: {}", m.sharpe);
+            assert!((m.sortino - mean / down * ann).abs() < 1e-12, "{option}: {}", m.sortino);
+        }
+        assert_eq!(Period::of(&stocks, DAY_MS, Auto).describe(), "equities, 252 bars/year");
+        assert_eq!(Period::of(&stocks, DAY_MS, BarsPerYear(250.5)).describe(), "250.5 bars/year");
     }
 
     #[test]
@@ -292,7 +573,7 @@ mod tests {
         for k in 0..10 {
             a.bar(k * H, 50.0, false);
         }
-        let m = a.finish(H, 0.0);
+        let m = a.finish(&hourly(10), 0.0);
         assert_eq!((m.sharpe, m.sortino, m.calmar, m.max_drawdown, m.trades), (0.0, 0.0, 0.0, 0.0, 0));
         assert_eq!((m.profit_factor, m.win_rate, m.cagr), (0.0, 0.0, 0.0));
     }
@@ -303,7 +584,7 @@ mod tests {
         for (k, e) in [100.0, 120.0, 90.0, 100.0, 110.0].into_iter().enumerate() {
             a.bar(k as i64 * H, e, true);
         }
-        let m = a.finish(H, 0.0);
+        let m = a.finish(&hourly(5), 0.0);
         assert_eq!(m.max_drawdown, 0.25);
         assert_eq!(m.max_drawdown_duration_ms, 3 * H);
         assert_eq!(m.profit_factor, 0.0);

@@ -481,6 +481,7 @@ mod tests {
     use bt_candles::Columns;
 
     use super::*;
+    use crate::metrics::{Annualization, Period};
 
     /// Bars from (open, high, low, close), one minute apart.
     fn bars(rows: &[(f64, f64, f64, f64)]) -> Columns {
@@ -514,6 +515,10 @@ mod tests {
         (acc, d)
     }
 
+    fn minutes(c: &Columns) -> Period {
+        Period::of(&c.ts, 60_000, Annualization::Crypto)
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * b.abs().max(1.0)
     }
@@ -542,7 +547,7 @@ mod tests {
         assert!(close(d.equity[2], 999.0 + qty * 3.0));
         assert_eq!(d.equity[0], 1000.0);
         assert!(close(d.equity[3], cash) && d.equity[4] == d.equity[3]);
-        let m = acc.finish(60_000, 101.0 / 100.5 - 1.0);
+        let m = acc.finish(&minutes(&c), 101.0 / 100.5 - 1.0);
         assert_eq!((m.trades, m.win_rate, m.exposure), (1, 1.0, 0.4));
         assert!(close(m.fees, 1.0 + exit_fee));
         assert!(close(m.final_equity, cash));
@@ -740,7 +745,7 @@ mod tests {
         let q2 = 1040.0 / 104.0;
         assert_eq!(d.equity[..4], [1000.0, 1000.0, 1020.0, 1040.0]);
         assert!(close(d.equity[5], 1040.0 - 3.0 * q2) && d.equity[6] == d.equity[5]);
-        assert_eq!(acc.finish(60_000, 0.0).trades, 2);
+        assert_eq!(acc.finish(&minutes(&c), 0.0).trades, 2);
         // A stop within the earlier bars still applies.
         let c = bars(&[flat(100.0), flat(100.0), (100.0, 100.0, 97.0, 99.0), flat(104.0)]);
         let (_, d) = run(&c, &[1, 0, 0, 0], &SimParams { stop_loss: Some(0.02), ..p });

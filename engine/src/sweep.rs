@@ -287,7 +287,7 @@ fn sweep_lanes(
 ) -> Result<Vec<VariantResult>, SweepError> {
     let base = dataset as u64 * bundle.per_dataset();
     let m = bundle.money.len() as u64;
-    let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
+    let period = bundle.period(dataset, candles);
     let bh = buy_and_hold(candles);
     let count = (range.end - range.start) as usize;
     let strategies: Strategies<'_, Vec<Event>> =
@@ -333,7 +333,7 @@ fn sweep_lanes(
                 .iter()
                 .flat_map(|g| g.finish(cols))
                 .zip(v0..v1)
-                .map(|(acc, index)| VariantResult { index, metrics: acc.finish(bar_ms, bh) })
+                .map(|(acc, index)| VariantResult { index, metrics: acc.finish(&period, bh) })
                 .collect();
             for (s, k) in strategies.of(v0..v1) {
                 strategies.done(s, k);
@@ -361,7 +361,7 @@ fn sweep_scalar(
 ) -> Result<Vec<VariantResult>, SweepError> {
     let base = dataset as u64 * bundle.per_dataset();
     let m = bundle.money.len() as u64;
-    let bar_ms = bundle.datasets[dataset].timeframe.duration_ms();
+    let period = bundle.period(dataset, candles);
     let bh = buy_and_hold(candles);
     let strategies: Strategies<'_, Vec<u8>> =
         Strategies::new(bundle, dataset, candles, &range, opts.cache_bytes);
@@ -390,7 +390,7 @@ fn sweep_scalar(
                 let p = bundle.sim_params(&bundle.money[mi as usize]);
                 let mut acc = Accumulator::new(p.initial_balance);
                 simulate(candles, sig, &p, &mut acc, &mut NoRecord);
-                out.push(VariantResult { index: base + s * m + mi, metrics: acc.finish(bar_ms, bh) });
+                out.push(VariantResult { index: base + s * m + mi, metrics: acc.finish(&period, bh) });
                 ctl.done.fetch_add(1, Ordering::Relaxed);
             }
             strategies.done(s, hi - lo);
@@ -435,8 +435,7 @@ pub fn run_variant(bundle: &Bundle, index: u64, candles: CandlesView<'_>) -> Opt
     let mut acc = Accumulator::new(p.initial_balance);
     let mut detail = Detail::default();
     simulate(candles, &sig, &p, &mut acc, &mut detail);
-    let bar_ms = bundle.datasets[v.dataset].timeframe.duration_ms();
-    Some((acc.finish(bar_ms, buy_and_hold(candles)), detail))
+    Some((acc.finish(&bundle.period(v.dataset, candles), buy_and_hold(candles)), detail))
 }
 
 #[cfg(test)]
@@ -591,6 +590,53 @@ mod tests {
             let a = rng.next() % b.count();
             let part = a..a + 1 + rng.next() % (b.count() - a);
             assert_eq!(run(Kernel::Auto, part.clone()), run(Kernel::Scalar, part), "case {case}");
+        }
+    }
+
+    #[test]
+    fn every_path_counts_calendar_years_on_weekday_daily_bars() {
+        // Daily bars Monday to Friday from 2004-08-19: 2,148 of them span
+        // 8.23 calendar years.
+        let all = generate(&GenerateSpec {
+            bars: 3_100,
+            seed: 11,
+            timeframe: bt_candles::Timeframe::D1,
+            start_ms: 1_092_873_600_000,
+            ..GenerateSpec::default()
+        });
+        let v = all.view();
+        let mut c = bt_candles::Columns::default();
+        for i in (0..v.len()).filter(|&i| (v.ts[i].div_euclid(86_400_000) + 3).rem_euclid(7) < 5).take(2_148)
+        {
+            c.push(v.ts[i], v.open[i], v.high[i], v.low[i], v.close[i], v.volume[i]);
+        }
+        let text = format!(
+            "{}\n[datasets]\ntickers = [\"A\"]\ntimeframes = [\"1d\"]\n[strategy]\n{}\n[money]\nstop_loss = [0, 0.03]",
+            "", KINDS[0]
+        );
+        let years = (c.ts[2_147] - c.ts[0]) as f64 / (365.25 * 86_400_000.0);
+        assert!((8.2..8.3).contains(&years), "{years}");
+        for (option, bars_per_year) in [("auto", 252.0), ("crypto", 365.0), ("1000", 1000.0)] {
+            let annual = if option == "1000" { option.to_owned() } else { format!("{option:?}") };
+            let b = Bundle::from_toml(&format!("annualization = {annual}{text}"), Limits::default())
+                .expect("bundle");
+            assert_eq!(b.period(0, c.view()).bars_per_year, bars_per_year);
+            let lanes = sweep(&b, 0, c.view(), 0..b.count(), &SweepControl::default()).expect("sweep");
+            let scalar = sweep_with(&b, 0, c.view(), 0..b.count(), &SweepControl::default(), Kernel::Scalar)
+                .expect("scalar");
+            assert_eq!(format!("{lanes:?}"), format!("{scalar:?}"));
+            let mut traded = 0;
+            for r in &lanes {
+                let m = r.metrics;
+                assert_eq!(
+                    format!("{m:?}"),
+                    format!("{:?}", run_variant(&b, r.index, c.view()).expect("variant").0)
+                );
+                let want = (m.final_equity / 10_000.0).powf(1.0 / years) - 1.0;
+                assert!((m.cagr - want).abs() < 1e-12, "{option} variant {}: {} vs {want}", r.index, m.cagr);
+                traded += usize::from(m.trades > 0 && m.total_return.abs() > 1e-3);
+            }
+            assert!(traded > 0);
         }
     }
 

@@ -28,15 +28,27 @@ fn run_ranks_writes_every_variant_and_details_one() {
     assert!(r.ok, "{r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines[0].starts_with("864 variants on 2 dataset(s), 1347840 bar-variants in "), "{}", lines[0]);
-    assert!(lines[1].starts_with("rank   variant  dataset"), "{}", lines[1]);
-    assert_eq!(lines.len(), 2 + 3 + 1);
-    assert_eq!(lines[5], "864 rows -> all.csv");
+    // Each dataset's annualisation: the sample data trades every day.
+    assert!(
+        lines[1].starts_with("ETHUSD/15m: annualization auto -> crypto, 35040 bars/year; "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("ETHUSD/1h: annualization auto -> crypto, 8760 bars/year; "),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].ends_with(" years"), "{}", lines[2]);
+    assert!(lines[3].starts_with("rank   variant  dataset"), "{}", lines[3]);
+    assert_eq!(lines.len(), 2 + 2 + 3 + 1);
+    assert_eq!(lines[7], "864 rows -> all.csv");
     let csv = std::fs::read_to_string(cwd.join("all.csv")).expect("csv");
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 865);
     assert!(rows[0].starts_with("variant,ticker,timeframe,strategy,period,lower,upper,stop_loss,take_profit,trailing_stop,max_bars,leverage,size,direction,final_equity,"));
     // Rows are in variant order; the top-ranked variant's final equity matches its detail run.
-    let top: u64 = lines[2].split_whitespace().nth(1).expect("variant").parse().expect("index");
+    let top: u64 = lines[4].split_whitespace().nth(1).expect("variant").parse().expect("index");
     let row: Vec<&str> = rows[top as usize + 1].split(',').collect();
     assert_eq!(row[0], top.to_string());
     let d = bt(
@@ -54,6 +66,9 @@ fn run_ranks_writes_every_variant_and_details_one() {
     );
     assert!(d.ok, "{d:?}");
     let fe = d.stdout.lines().find(|l| l.trim_start().starts_with("final_equity")).expect("final_equity");
+    let annual =
+        d.stdout.lines().find(|l| l.trim_start().starts_with("annualization")).expect("annualization");
+    assert!(annual.contains(" auto -> crypto, "), "{annual}");
     let fe: f64 = fe.split_whitespace().nth(1).expect("value").parse().expect("number");
     let col = rows[0].split(',').position(|h| h == "final_equity").expect("final_equity column");
     let want: f64 = row[col].parse().expect("csv number");

@@ -324,7 +324,7 @@ mod tests {
     use super::reference::{BandMode, Strategy as Hand};
     use super::*;
     use crate::bundle::{Bundle, Limits};
-    use crate::metrics::Accumulator;
+    use crate::metrics::{Accumulator, Annualization, Period};
     use crate::sim::{Direction, NoRecord, SimParams, flags, simulate};
     use crate::strategy::cache::IndicatorCache;
 
@@ -429,7 +429,7 @@ mod tests {
                 let run = |sig: &[u8]| {
                     let mut acc = Accumulator::new(p.initial_balance);
                     simulate(c.view(), sig, &p, &mut acc, &mut NoRecord);
-                    format!("{:?}", acc.finish(60_000, 0.0))
+                    format!("{:?}", acc.finish(&Period::of(c.view().ts, 60_000, Annualization::Auto), 0.0))
                 };
                 assert_eq!(run(&got), run(&want));
             }
