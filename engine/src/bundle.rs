@@ -982,10 +982,8 @@ mod tests {
             message(&with("step = 5", "step = 2.5")),
             "strategy.fast: 7.5 is not a whole number from 1 to 10000000"
         );
-        assert!(
-            message(&with("fee_bps = 10", "fee_bps = 10\nfoo = 1"))
-                .starts_with("bundle: unknown field `foo`")
-        );
+        let unknown = message(&with("fee_bps = 10", "fee_bps = 10\nfoo = 1"));
+        assert!(unknown.starts_with("costs.foo: unknown field `foo`"), "{unknown}");
         let small = Bundle::from_toml(SPEC, Limits { max_variants: 100 }).expect_err("limit").to_string();
         assert_eq!(small, "bundle: 320 variants, more than the limit of 100");
         // Huge grids are refused by counting, before anything is expanded.
