@@ -2,6 +2,7 @@
 //! checks that every route the router serves is in it and vice versa.
 
 use axum::Json;
+use bt_engine::metrics::{MetricName, Metrics};
 use serde_json::{Value, json};
 
 /// Paths and methods the document describes (the router test compares).
@@ -59,6 +60,27 @@ fn id_param() -> Value {
     json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
 }
 
+/// A variant's metrics: one property per declared metric (bt-metrics), a
+/// float as a number (null for NaN and infinities), an integer as one.
+fn metrics_schema() -> Value {
+    let mut props = serde_json::Map::new();
+    for &m in MetricName::ALL {
+        let ty = if m.is_integer() { json!("integer") } else { json!(["number", "null"]) };
+        props.insert(m.as_str().into(), json!({ "type": ty, "description": m.describe() }));
+    }
+    props.insert(
+        "open_position".into(),
+        json!({ "type": "boolean", "description": "A position was still open at the last bar" }),
+    );
+    props.insert(
+        "liquidated".into(),
+        json!({ "type": "boolean", "description": "A position was liquidated; the variant stopped trading" }),
+    );
+    let mut required: Vec<&str> = Metrics::NAMES.to_vec();
+    required.extend(["open_position", "liquidated"]);
+    json!({ "type": "object", "required": required, "properties": props })
+}
+
 /// The document.
 pub fn document() -> Value {
     let std_errors = |ok: Value| -> Value {
@@ -78,8 +100,8 @@ pub fn document() -> Value {
     };
     let results_params = json!([
         id_param(),
-        { "name": "sort", "in": "query", "schema": { "type": "string", "default": "sharpe" },
-          "description": "A metric name: final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure, fees, buy_and_hold_return. NaN ranks last either way; ties by variant" },
+        { "name": "sort", "in": "query", "schema": { "type": "string", "enum": Metrics::NAMES, "default": "sharpe" },
+          "description": "A metric name (the Metrics schema says what each measures). NaN ranks last either way; ties by variant" },
         { "name": "order", "in": "query", "schema": { "type": "string", "enum": ["desc", "asc"], "default": "desc" } },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 50 } },
         { "name": "cursor", "in": "query", "schema": { "type": "string" },
@@ -93,6 +115,17 @@ pub fn document() -> Value {
         json!({ "name": "trades_cursor", "in": "query", "schema": { "type": "string" }, "description": "The next_trades_cursor of the previous answer (opaque)" }),
     ]);
     // Built apart: the document is one macro call at the recursion limit.
+    let metrics = metrics_schema();
+    let execution = json!({ "type": "object", "additionalProperties": false,
+        "description": "Fill conventions (README, Execution profiles): a profile and overrides of the options it sets",
+        "properties": {
+            "profile": { "type": "string", "enum": ["bt", "backtesting.py", "vectorbt"], "default": "bt" },
+            "sizing": { "type": "string", "enum": ["fractional", "whole_units"] },
+            "fee": { "type": "string", "enum": ["on_top", "inside"] },
+            "stops_from": { "type": "string", "enum": ["entry_bar", "next_bar"] },
+            "close_at_end": { "type": "boolean" },
+            "bar_order": { "type": "string", "enum": ["signals_first", "stops_first"] },
+            "exposure": { "type": "string", "enum": ["at_close", "any_time"] } } });
     let annualization = json!({
         "description": "Sharpe's and Sortino's bars per year (README, Metrics): auto (the default: crypto when the data has weekend bars, else equities), crypto (365 days a year), equities (252 trading days a year), or a number of bars per year. CAGR always counts calendar years",
         "oneOf": [ { "type": "string", "enum": ["auto", "crypto", "equities"] },
@@ -112,6 +145,7 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": {
+                "Metrics": metrics,
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                     "type": "object", "required": ["code", "message"],
                     "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" },
@@ -143,7 +177,8 @@ pub fn document() -> Value {
                         "name": { "type": "string" }, "initial_balance": { "type": "number" },
                         "datasets": { "type": "object" }, "strategy": { "$ref": "#/components/schemas/Strategy" },
                         "money": { "type": "object" }, "costs": { "type": "object" },
-                        "annualization": { "$ref": "#/components/schemas/Annualization" } } },
+                        "annualization": { "$ref": "#/components/schemas/Annualization" },
+                        "execution": execution } },
                 "Annualization": annualization,
                 "Accepted": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
@@ -160,7 +195,7 @@ pub fn document() -> Value {
                 "Variant": { "type": "object", "properties": {
                     "variant": { "type": "integer" }, "dataset": { "type": "object" },
                     "strategy": { "type": "object", "description": "kind (a preset or \"rules\"), each parameter's value, and rules: each rule with the values in place of $params" },
-                    "money": { "type": "object" }, "metrics": { "type": "object" } } },
+                    "money": { "type": "object" }, "metrics": { "$ref": "#/components/schemas/Metrics" } } },
                 "ResultsPage": { "type": "object", "required": ["results", "next_cursor"], "properties": {
                     "bundle": { "type": "string", "format": "uuid" }, "status": { "type": "string" },
                     "stored": { "type": "integer" }, "variants": { "type": "integer" },
@@ -172,7 +207,7 @@ pub fn document() -> Value {
                     "description": "A Variant with a page of its trades and its equity curve",
                     "properties": {
                         "variant": { "type": "integer" }, "dataset": { "type": "object" }, "strategy": { "type": "object" },
-                        "money": { "type": "object" }, "metrics": { "type": "object" },
+                        "money": { "type": "object" }, "metrics": { "$ref": "#/components/schemas/Metrics" },
                         "trades": { "type": "array", "items": { "type": "object" } },
                         "trades_total": { "type": "integer", "minimum": 0 },
                         "next_trades_cursor": { "type": ["string", "null"], "description": "The trades_cursor of the next page; null after the last" },

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bt_candles::{Candles, Catalog};
 use bt_engine::bundle::{Bundle, BundleSpec, Limits, Money};
-use bt_engine::metrics::Metrics;
+use bt_engine::metrics::{MetricName, Metrics, Value as MetricValue};
 use bt_engine::sim::Detail;
 use bt_engine::strategy::{Strategy, Value as StrategyValue};
 use bt_queue::{Admission, BundleProgress, CancelOutcome, KeyLimits, NewBundle, Ranking};
@@ -324,13 +324,12 @@ fn money_json(m: &Money) -> Value {
 
 fn metrics_json(m: &Metrics) -> Value {
     let mut o = serde_json::Map::new();
-    for name in Metrics::NAMES {
-        let v = match name {
-            "trades" => m.trades.into(),
-            "max_drawdown_duration_ms" => m.max_drawdown_duration_ms.into(),
-            _ => m.get(name).map_or(Value::Null, num),
+    for &name in MetricName::ALL {
+        let v = match m.value(name) {
+            MetricValue::Int(i) => i.into(),
+            MetricValue::Float(x) => num(x),
         };
-        o.insert(name.into(), v);
+        o.insert(name.as_str().into(), v);
     }
     o.insert("open_position".into(), m.open_position.into());
     o.insert("liquidated".into(), m.liquidated.into());
@@ -391,13 +390,8 @@ pub async fn results(
             ApiError::bad_request(format!("limit {}: use 1 to {MAX_RESULTS_LIMIT}", q.limit)).field("limit")
         );
     }
-    if !Metrics::NAMES.contains(&q.sort.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "sort {:?}: one of {}",
-            q.sort,
-            Metrics::NAMES.join(", ")
-        ))
-        .field("sort"));
+    if let Err(e) = q.sort.parse::<MetricName>() {
+        return Err(ApiError::bad_request(format!("sort: {e}")).field("sort"));
     }
     let descending = match q.order.as_str() {
         "desc" => true,

@@ -73,6 +73,7 @@ fn bench_simulator(c: &mut Criterion) {
         max_bars: None,
         fee_bps: 10.0,
         slippage_bps: 1.0,
+        execution: bt_engine::execution::Execution::BT,
     };
     let mut g = c.benchmark_group("simulator_1m_bars");
     g.throughput(Throughput::Elements(BARS as u64));

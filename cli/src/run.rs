@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bt_candles::{Candles, Catalog};
 use bt_engine::bundle::{Bundle, Limits, Money};
-use bt_engine::metrics::Metrics;
+use bt_engine::metrics::{DAY_MS, MetricName, Metrics};
 use bt_engine::sim::Detail;
 use bt_engine::strategy::Value;
 use bt_engine::sweep::{
@@ -31,9 +31,9 @@ pub struct RunArgs {
     /// Rows of the ranked table printed at the end.
     #[arg(long, default_value_t = 20)]
     top: usize,
-    /// Metric to rank by (sharpe, total_return, sortino, calmar, max_drawdown, ...).
-    #[arg(long, default_value = "sharpe")]
-    sort: String,
+    /// Metric to rank by (sharpe, total_return, sortino, calmar, max_drawdown, sqn, ...).
+    #[arg(long, default_value = "sharpe", value_parser = metric_arg)]
+    sort: MetricName,
     /// Rank ascending instead of descending.
     #[arg(long)]
     ascending: bool,
@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// With --variant: write its equity curve here (.csv).
     #[arg(long, requires = "variant")]
     equity: Option<PathBuf>,
+    /// With --variant: print the statistics under the names and units
+    /// backtesting.py prints, beside the bt metric each comes from.
+    #[arg(long, requires = "variant")]
+    stats: bool,
     /// Most variants a bundle may expand to.
     #[arg(long, default_value_t = Limits::default().max_variants)]
     max_variants: u64,
@@ -59,6 +63,12 @@ pub struct RunArgs {
     /// limit, else the available memory, times 0.8].
     #[arg(long, env = "BT_MEMORY_LIMIT")]
     memory_limit: Option<String>,
+}
+
+/// clap's parser for a metric name: exactly the declared names (bt-metrics);
+/// another is refused with the list.
+pub(crate) fn metric_arg(s: &str) -> Result<MetricName, String> {
+    s.parse::<MetricName>().map_err(|e| e.to_string())
 }
 
 /// Reads and validates a bundle file.
@@ -90,9 +100,6 @@ fn load_datasets(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<Candles>> {
 }
 
 pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
-    if !args.sort.is_empty() && Metrics::NAMES.iter().all(|n| *n != args.sort) {
-        bail!("--sort {}: unknown metric (one of {})", args.sort, Metrics::NAMES.join(", "));
-    }
     let bundle = read_bundle(&args.bundle, Limits { max_variants: args.max_variants })?;
     let catalog = Catalog::new(&args.catalog);
     // A data column a rule reads and a dataset lacks: refused before any
@@ -121,12 +128,16 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         for (rule, text) in v.strategy.rules() {
             writeln!(out, "  {rule:<12} {text}")?;
         }
-        for name in Metrics::NAMES {
-            writeln!(out, "  {name:<26} {}", m.get(name).map_or_else(String::new, fmt_num))?;
+        for &name in MetricName::ALL {
+            writeln!(out, "  {:<26} {}", name.as_str(), fmt_num(m.get(name)))?;
         }
         writeln!(out, "  {:<26} {}", "open_position", m.open_position)?;
         writeln!(out, "  {:<26} {}", "liquidated", m.liquidated)?;
         writeln!(out, "  {:<26} {}", "annualization", annualization(&bundle, v.dataset, &candles))?;
+        writeln!(out, "  {:<26} {}", "execution", bundle.spec.execution.resolve())?;
+        if args.stats {
+            print_stats(out, &m, &detail, &candles)?;
+        }
         if let Some(p) = &args.trades {
             write_trades(p, &detail)?;
             writeln!(out, "{} trades -> {}", detail.trades.len(), p.display())?;
@@ -205,8 +216,12 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
         let d = &bundle.datasets[i];
         writeln!(out, "{}/{}: annualization {}", d.ticker, d.timeframe, annualization(&bundle, i, c))?;
     }
+    if !bundle.spec.execution.is_default() {
+        let e = &bundle.spec.execution;
+        writeln!(out, "execution: profile {} ({})", e.profile.as_str(), e.resolve())?;
+    }
     let mut order: Vec<usize> = (0..results.len()).collect();
-    let key = |i: usize| results[i].metrics.get(&args.sort).unwrap_or(f64::NAN);
+    let key = |i: usize| results[i].metrics.get(args.sort);
     order.sort_by(|&a, &b| {
         let (x, y) = (key(a), key(b));
         let c = if args.ascending { x.total_cmp(&y) } else { y.total_cmp(&x) };
@@ -234,6 +249,53 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
 fn annualization(bundle: &Bundle, dataset: usize, candles: &Candles) -> String {
     let p = bundle.period(dataset, candles.view());
     format!("{} -> {}; {:.2} years", bundle.spec.annualization, p.describe(), p.years())
+}
+
+/// The statistics table of `--stats`: backtesting.py's names and units
+/// (percent, days rounded up, negative drawdown), bt's metric beside each.
+/// Rows whose meaning differs from backtesting.py's (Sharpe, Sortino,
+/// Calmar: per-bar returns; Buy & Hold: from the first bar) say so.
+fn print_stats(out: &mut impl Write, m: &Metrics, d: &Detail, c: &Candles) -> Result<()> {
+    let ts = c.view().ts;
+    let (first, last) = (ts.first().copied().unwrap_or(0), ts.last().copied().unwrap_or(0));
+    let day = DAY_MS as f64;
+    let days = |ms: f64| format!("{:.0} days", (ms / day).ceil());
+    let pct = |x: f64| format!("{:.6}", x * 100.0);
+    let peak = d.equity.iter().copied().fold(f64::NAN, f64::max);
+    let date = |t: i64| bt_candles::time::format_ms(t).get(..10).unwrap_or_default().to_owned();
+    let rows: Vec<(&str, String, &str)> = vec![
+        ("Start", date(first), ""),
+        ("End", date(last), ""),
+        ("Duration", days((last - first) as f64), ""),
+        ("Exposure Time [%]", pct(m.exposure), "exposure"),
+        ("Equity Final [$]", format!("{:.6}", m.final_equity), "final_equity"),
+        ("Equity Peak [$]", format!("{peak:.6}"), "(equity curve)"),
+        ("Commissions [$]", format!("{:.6}", m.fees), "fees"),
+        ("Return [%]", pct(m.total_return), "total_return"),
+        ("Buy & Hold Return [%]", pct(m.buy_and_hold_return), "buy_and_hold_return (from the first bar)"),
+        ("CAGR [%]", pct(m.cagr), "cagr"),
+        ("Sharpe Ratio", format!("{:.6}", m.sharpe), "sharpe (per-bar returns)"),
+        ("Sortino Ratio", format!("{:.6}", m.sortino), "sortino (per-bar returns)"),
+        ("Calmar Ratio", format!("{:.6}", m.calmar), "calmar (CAGR / max drawdown)"),
+        ("Max. Drawdown [%]", pct(-m.max_drawdown), "max_drawdown"),
+        ("Max. Drawdown Duration", days(m.max_drawdown_duration_ms as f64), "max_drawdown_duration_ms"),
+        ("# Trades", m.trades.to_string(), "trades"),
+        ("Win Rate [%]", pct(m.win_rate), "win_rate"),
+        ("Best Trade [%]", pct(m.best_trade), "best_trade"),
+        ("Worst Trade [%]", pct(m.worst_trade), "worst_trade"),
+        ("Avg. Trade [%]", pct(m.avg_trade_geometric), "avg_trade_geometric"),
+        ("Max. Trade Duration", days(m.max_trade_duration_ms as f64), "max_trade_duration_ms"),
+        ("Avg. Trade Duration", days(m.avg_trade_duration_ms), "avg_trade_duration_ms"),
+        ("Profit Factor", format!("{:.6}", m.profit_factor_pct), "profit_factor_pct"),
+        ("Expectancy [%]", pct(m.expectancy_pct), "expectancy_pct"),
+        ("SQN", format!("{:.6}", m.sqn), "sqn"),
+        ("Kelly Criterion", format!("{:.6}", m.kelly), "kelly"),
+    ];
+    writeln!(out, "stats (backtesting.py's names and units; bt's metric):")?;
+    for (name, value, metric) in rows {
+        writeln!(out, "  {name:<24} {value:>22}  {metric}")?;
+    }
+    Ok(())
 }
 
 fn fmt_num(v: f64) -> String {
@@ -344,23 +406,13 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
         "direction".into(),
         variants.iter().map(|v| v.money.direction.as_str()).collect::<Vec<_>>(),
     ));
-    for name in Metrics::NAMES {
-        if name == "trades" {
-            cols.push(Column::new(
-                name.into(),
-                results.iter().map(|r| r.metrics.trades).collect::<Vec<u64>>(),
-            ));
-        } else if name == "max_drawdown_duration_ms" {
-            cols.push(Column::new(
-                name.into(),
-                results.iter().map(|r| r.metrics.max_drawdown_duration_ms).collect::<Vec<i64>>(),
-            ));
+    for &name in MetricName::ALL {
+        let col = name.as_str().into();
+        cols.push(if name.is_integer() {
+            Column::new(col, results.iter().map(|r| r.metrics.value(name).as_f64() as i64).collect::<Vec<i64>>())
         } else {
-            cols.push(Column::new(
-                name.into(),
-                results.iter().map(|r| r.metrics.get(name).unwrap_or(f64::NAN)).collect::<Vec<f64>>(),
-            ));
-        }
+            Column::new(col, results.iter().map(|r| r.metrics.get(name)).collect::<Vec<f64>>())
+        });
     }
     cols.push(Column::new(
         "open_position".into(),

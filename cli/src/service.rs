@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bt_candles::Catalog;
 use bt_engine::bundle::{Bundle, BundleSpec, Limits};
-use bt_engine::metrics::Metrics;
+use bt_engine::metrics::MetricName;
 use bt_engine::sweep::VariantResult;
 use bt_queue::{BundleStatus, KeyLimits, Store};
 use bt_service::memory::MemoryLimit;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::run::{print_table, read_bundle, write_results};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,16 +40,21 @@ pub struct DbArgs {
 
 impl DbArgs {
     async fn store(&self) -> Result<Store> {
-        let opts: sqlx::postgres::PgConnectOptions =
-            self.database_url.parse().context("DATABASE_URL: not a PostgreSQL URL")?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(opts)
-            .await
-            .context("cannot connect to the database (DATABASE_URL)")?;
-        Ok(Store::new(pool))
+        connect(&self.database_url).await
     }
+}
+
+/// The job store at `database_url` (a small pool: operator commands).
+pub(crate) async fn connect(database_url: &str) -> Result<Store> {
+    let opts: sqlx::postgres::PgConnectOptions =
+        database_url.parse().context("DATABASE_URL: not a PostgreSQL URL")?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")?;
+    Ok(Store::new(pool))
 }
 
 // ---------------------------------------------------------------- bt work
@@ -281,9 +286,9 @@ pub struct ResultsArgs {
     /// Rows of the ranked table.
     #[arg(long, default_value_t = 20)]
     top: usize,
-    /// Metric to rank by.
-    #[arg(long, default_value = "sharpe")]
-    sort: String,
+    /// Metric to rank by (sharpe, total_return, sortino, calmar, max_drawdown, sqn, ...).
+    #[arg(long, default_value = "sharpe", value_parser = crate::run::metric_arg)]
+    sort: MetricName,
     /// Rank ascending instead of descending.
     #[arg(long)]
     ascending: bool,
@@ -296,10 +301,23 @@ pub struct ResultsArgs {
 /// Rows per query when `bt results --out` reads a whole bundle.
 const RESULTS_PAGE: i64 = 10_000;
 
-pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
-    if Metrics::NAMES.iter().all(|n| *n != args.sort) {
-        bail!("--sort {}: unknown metric (one of {})", args.sort, Metrics::NAMES.join(", "));
+/// Every stored result of `bundle`, in variant order, a page at a time (a
+/// bundle can hold millions).
+pub(crate) async fn all_results(store: &Store, bundle: Uuid) -> Result<Vec<bt_queue::ResultRow>> {
+    let by_variant = bt_queue::Ranking::new("variant", false)?;
+    let mut rows = Vec::new();
+    loop {
+        let after = rows.last().map(|r| by_variant.key(r));
+        let page = store.results(bundle, &by_variant, after.as_ref(), RESULTS_PAGE).await?;
+        let last = page.len() < RESULTS_PAGE as usize;
+        rows.extend(page);
+        if last {
+            return Ok(rows);
+        }
     }
+}
+
+pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
     runtime()?.block_on(async {
         let store = args.db.store().await?;
         let spec = store
@@ -317,7 +335,7 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
                 })
                 .collect()
         };
-        let ranking = bt_queue::Ranking::new(&args.sort, !args.ascending)?;
+        let ranking = bt_queue::Ranking::new(args.sort.as_str(), !args.ascending)?;
         let top = to_results(store.results(args.bundle, &ranking, None, args.top as i64).await?);
         let st = store.bundle_status(args.bundle, None).await?.context("bundle status")?;
         writeln!(
@@ -328,18 +346,7 @@ pub fn results(args: ResultsArgs, out: &mut impl Write) -> Result<()> {
         let order: Vec<usize> = (0..top.len()).collect();
         print_table(out, &bundle, &top, &order)?;
         if let Some(p) = &args.out {
-            // In variant order, a page at a time (a bundle can hold millions).
-            let by_variant = bt_queue::Ranking::new("variant", false)?;
-            let mut rows = Vec::new();
-            loop {
-                let after = rows.last().map(|r| by_variant.key(r));
-                let page = store.results(args.bundle, &by_variant, after.as_ref(), RESULTS_PAGE).await?;
-                let last = page.len() < RESULTS_PAGE as usize;
-                rows.extend(page);
-                if last {
-                    break;
-                }
-            }
+            let rows = all_results(&store, args.bundle).await?;
             let all = to_results(rows);
             write_results(p, &bundle, &all)?;
             writeln!(out, "{} rows -> {}", all.len(), p.display())?;

@@ -24,6 +24,7 @@ use std::fmt;
 use bt_candles::{CandlesView, TimeRange, Timeframe, normalise_ticker, time::parse_timestamp_text};
 use serde::{Deserialize, Serialize};
 
+use crate::execution::ExecutionSpec;
 use crate::metrics::{Annualization, Period};
 use crate::rules::{RULES, RuleError, RuleText, Rules, closest};
 use crate::sim::{Direction, SimParams};
@@ -296,6 +297,10 @@ pub struct BundleSpec {
     /// `"crypto"`, `"equities"` or a number ([`Period::of`] has the rule).
     #[serde(default)]
     pub annualization: Annualization,
+    /// Fill conventions: a profile (`bt`, `backtesting.py`, `vectorbt`) and
+    /// overrides (see [`crate::execution`]).
+    #[serde(default, skip_serializing_if = "ExecutionSpec::is_default")]
+    pub execution: ExecutionSpec,
 }
 
 impl BundleSpec {
@@ -329,8 +334,8 @@ impl BundleSpec {
 /// missing or unknown top-level key, not a table at all).
 fn at_path(path: &serde_path_to_error::Path, message: impl Into<String>) -> SpecError {
     use serde_path_to_error::Segment;
-    const TOP: [&str; 7] =
-        ["name", "initial_balance", "datasets", "strategy", "money", "costs", "annualization"];
+    const TOP: [&str; 8] =
+        ["name", "initial_balance", "datasets", "strategy", "money", "costs", "annualization", "execution"];
     if !matches!(path.iter().next(), Some(Segment::Map { key }) if TOP.contains(&key.as_str())) {
         return SpecError::new("bundle", message);
     }
@@ -589,6 +594,7 @@ impl Bundle {
             max_bars: money.max_bars,
             fee_bps: self.spec.costs.fee_bps,
             slippage_bps: self.spec.costs.slippage_bps,
+            execution: self.spec.execution.resolve(),
         }
     }
 }

@@ -582,19 +582,25 @@ impl<'a> Group<'a> {
             let mut cash = self.st.cash[l];
             let mut pos = self.position(l);
             if let Some(ps) = pos.filter(|ps| ps.due == i) {
-                ps.settle(ps.signal_exit_price(open, slip), fee, &mut cash, &mut self.acc[l]);
+                ps.settle(ps.signal_exit_price(open, slip), fee, c.ts[i] as i64, &mut cash, &mut self.acc[l]);
                 pos = None;
             }
             if let Some(e) = e {
                 self.cursor[l] += 1;
                 let f = e.flags;
                 if let Some(ps) = pos.filter(|ps| flags::exits(f, ps.side)) {
-                    ps.settle(ps.signal_exit_price(open, slip), fee, &mut cash, &mut self.acc[l]);
+                    ps.settle(
+                        ps.signal_exit_price(open, slip),
+                        fee,
+                        c.ts[i] as i64,
+                        &mut cash,
+                        &mut self.acc[l],
+                    );
                     pos = None;
                 }
                 let s = flags::entry_side(f);
                 if s != 0 && pos.is_none() && p.direction.allows(s) && cash > 0.0 {
-                    pos = Some(Position::open(s, open, i, &p, &mut cash, &mut self.acc[l]));
+                    pos = Position::open(s, open, i, c.ts[i] as i64, &p, &mut cash, &mut self.acc[l]);
                 }
             }
             self.pos[l] = pos;
@@ -611,7 +617,7 @@ impl<'a> Group<'a> {
             let (fee, slip) = self.params[l].costs();
             if let Some((price, reason)) = ps.exit_within(open, high, low, slip) {
                 let mut cash = self.st.cash[l];
-                ps.settle(price, fee, &mut cash, &mut self.acc[l]);
+                ps.settle(price, fee, c.ts[i] as i64, &mut cash, &mut self.acc[l]);
                 self.pos[l] = None;
                 if reason == ExitReason::Liquidation {
                     self.stopped[l] = true;

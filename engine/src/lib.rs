@@ -5,6 +5,7 @@
 //! and returns values.
 
 pub mod bundle;
+pub mod execution;
 pub mod indicators;
 mod lanes;
 pub mod metrics;

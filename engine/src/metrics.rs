@@ -15,10 +15,22 @@
 //!   peak; its duration is the longest time from a peak to its recovery (or to
 //!   the end), in milliseconds;
 //! - trade statistics count closed trades; an open position at the end counts
-//!   in equity but not in the trade statistics.
+//!   in equity but not in the trade statistics. A trade's return is its net
+//!   pnl on its entry notional (`pnl / (quantity x entry price)`, fees
+//!   included, leverage not: backtesting.py's `pl_pct`) for best, worst,
+//!   winning, losing, geometric and percent statistics; `avg_trade_return`
+//!   keeps bt's return on margin. Without closed trades they are all 0;
+//!   profit factors are infinite with profits and no losses;
+//! - SQN is `sqrt(trades) x mean(pnl) / sample sd(pnl)` (0 under two
+//!   trades or a zero deviation); Kelly is `win rate - (1 - win rate) /
+//!   (mean winning pnl / mean losing pnl)` (0 without both kinds);
+//! - a trade's duration is from its entry fill's bar time to its exit's.
+//!
+//! The list of metrics itself is declared once, in the `bt-metrics` crate.
 
 use std::fmt;
 
+pub use bt_metrics::{Better, MetricName, Metrics, UnknownMetric, Value};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds in a day.
@@ -201,6 +213,20 @@ fn bars_per_date(ts: &[i64]) -> f64 {
     if dates == 0 { 1.0 } else { ts.len() as f64 / dates as f64 }
 }
 
+/// What the accumulator takes of a closed trade.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClosedTrade {
+    /// Net of entry and exit fees.
+    pub pnl: f64,
+    /// `pnl` over the margin committed.
+    pub return_on_margin: f64,
+    /// `pnl` over the entry notional (quantity x entry fill price).
+    pub return_on_notional: f64,
+    /// Exit bar time - entry bar time.
+    pub duration_ms: i64,
+    pub exit_fee: f64,
+}
+
 /// Streaming state of one variant: a few dozen bytes, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Accumulator {
@@ -223,6 +249,17 @@ pub struct Accumulator {
     pub(crate) sum_pnl: f64,
     pub(crate) sum_trade_return: f64,
     pub(crate) fees: f64,
+    pub(crate) losses: u64,
+    pub(crate) sum_pnl2: f64,
+    pub(crate) sum_ret: f64,
+    pub(crate) sum_win_ret: f64,
+    pub(crate) sum_loss_ret: f64,
+    pub(crate) sum_log_growth: f64,
+    pub(crate) wiped: bool,
+    pub(crate) best_ret: f64,
+    pub(crate) worst_ret: f64,
+    pub(crate) sum_duration_ms: f64,
+    pub(crate) max_duration_ms: i64,
     pub liquidated: bool,
     pub open_position: bool,
 }
@@ -249,6 +286,17 @@ impl Accumulator {
             sum_pnl: 0.0,
             sum_trade_return: 0.0,
             fees: 0.0,
+            losses: 0,
+            sum_pnl2: 0.0,
+            sum_ret: 0.0,
+            sum_win_ret: 0.0,
+            sum_loss_ret: 0.0,
+            sum_log_growth: 0.0,
+            wiped: false,
+            best_ret: f64::NEG_INFINITY,
+            worst_ret: f64::INFINITY,
+            sum_duration_ms: 0.0,
+            max_duration_ms: 0,
             liquidated: false,
             open_position: false,
         }
@@ -290,19 +338,36 @@ impl Accumulator {
         self.bars_in_position += u64::from(in_position);
     }
 
-    /// A closed trade: net pnl, its return on margin, and its exit fee.
+    /// A closed trade.
     #[inline]
-    pub fn trade(&mut self, pnl: f64, return_on_margin: f64, exit_fee: f64) {
+    pub fn trade(&mut self, t: &ClosedTrade) {
+        let (pnl, ret) = (t.pnl, t.return_on_notional);
         self.trades += 1;
         if pnl > 0.0 {
             self.wins += 1;
             self.gross_profit += pnl;
+            self.sum_win_ret += ret;
         } else {
             self.gross_loss -= pnl;
+            if pnl < 0.0 {
+                self.losses += 1;
+                self.sum_loss_ret += ret;
+            }
         }
         self.sum_pnl += pnl;
-        self.sum_trade_return += return_on_margin;
-        self.fees += exit_fee;
+        self.sum_pnl2 += pnl * pnl;
+        self.sum_trade_return += t.return_on_margin;
+        self.sum_ret += ret;
+        if ret > -1.0 {
+            self.sum_log_growth += (1.0 + ret).ln();
+        } else {
+            self.wiped = true;
+        }
+        self.best_ret = self.best_ret.max(ret);
+        self.worst_ret = self.worst_ret.min(ret);
+        self.sum_duration_ms += t.duration_ms as f64;
+        self.max_duration_ms = self.max_duration_ms.max(t.duration_ms);
+        self.fees += t.exit_fee;
     }
 
     /// An entry fee.
@@ -329,6 +394,31 @@ impl Accumulator {
             (false, _) => -1.0,
         };
         let t = self.trades as f64;
+        let traded = self.trades > 0;
+        let per_trade = |sum: f64| if traded { sum / t } else { 0.0 };
+        let ratio = |profit: f64, loss: f64| {
+            if loss > 0.0 {
+                profit / loss
+            } else if profit > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        };
+        let mean_pnl = per_trade(self.sum_pnl);
+        let pnl_sd = if self.trades > 1 {
+            ((self.sum_pnl2 - self.sum_pnl * mean_pnl) / (t - 1.0)).max(0.0).sqrt()
+        } else {
+            0.0
+        };
+        let win_rate = per_trade(self.wins as f64);
+        let kelly = if self.wins > 0 && self.losses > 0 {
+            let avg_win = self.gross_profit / self.wins as f64;
+            let avg_loss = self.gross_loss / self.losses as f64;
+            win_rate - (1.0 - win_rate) / (avg_win / avg_loss)
+        } else {
+            0.0
+        };
         Metrics {
             final_equity,
             total_return: growth - 1.0,
@@ -338,96 +428,32 @@ impl Accumulator {
             sharpe: if sd > 0.0 { mean / sd * ann } else { 0.0 },
             sortino: if down > 0.0 { mean / down * ann } else { 0.0 },
             calmar: if self.max_dd > 0.0 { cagr / self.max_dd } else { 0.0 },
-            win_rate: if self.trades > 0 { self.wins as f64 / t } else { 0.0 },
-            profit_factor: if self.gross_loss > 0.0 {
-                self.gross_profit / self.gross_loss
-            } else if self.gross_profit > 0.0 {
-                f64::INFINITY
-            } else {
-                0.0
-            },
-            expectancy: if self.trades > 0 { self.sum_pnl / t } else { 0.0 },
-            avg_trade_return: if self.trades > 0 { self.sum_trade_return / t } else { 0.0 },
+            win_rate,
+            profit_factor: ratio(self.gross_profit, self.gross_loss),
+            expectancy: mean_pnl,
+            avg_trade_return: per_trade(self.sum_trade_return),
             trades: self.trades,
             exposure: if self.n > 0 { self.bars_in_position as f64 / n } else { 0.0 },
             fees: self.fees,
             buy_and_hold_return,
+            best_trade: if traded { self.best_ret } else { 0.0 },
+            worst_trade: if traded { self.worst_ret } else { 0.0 },
+            avg_winning_trade: if self.wins > 0 { self.sum_win_ret / self.wins as f64 } else { 0.0 },
+            avg_losing_trade: if self.losses > 0 { self.sum_loss_ret / self.losses as f64 } else { 0.0 },
+            avg_trade_geometric: if traded && !self.wiped {
+                (self.sum_log_growth / t).exp() - 1.0
+            } else {
+                0.0
+            },
+            avg_trade_duration_ms: per_trade(self.sum_duration_ms),
+            max_trade_duration_ms: self.max_duration_ms,
+            profit_factor_pct: ratio(self.sum_win_ret, -self.sum_loss_ret),
+            expectancy_pct: per_trade(self.sum_ret),
+            sqn: if pnl_sd > 0.0 { t.sqrt() * mean_pnl / pnl_sd } else { 0.0 },
+            kelly,
             open_position: self.open_position,
             liquidated: self.liquidated,
         }
-    }
-}
-
-/// A variant's metrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Metrics {
-    pub final_equity: f64,
-    pub total_return: f64,
-    pub cagr: f64,
-    pub max_drawdown: f64,
-    pub max_drawdown_duration_ms: i64,
-    pub sharpe: f64,
-    pub sortino: f64,
-    pub calmar: f64,
-    pub win_rate: f64,
-    /// Gross profit / gross loss of closed trades; infinite with profits and no losses.
-    pub profit_factor: f64,
-    /// Average net pnl per closed trade, in account currency.
-    pub expectancy: f64,
-    /// Average return on margin per closed trade.
-    pub avg_trade_return: f64,
-    pub trades: u64,
-    /// Fraction of bars that closed with a position open.
-    pub exposure: f64,
-    pub fees: f64,
-    /// `last close / first close - 1` of the bars simulated.
-    pub buy_and_hold_return: f64,
-    pub open_position: bool,
-    pub liquidated: bool,
-}
-
-impl Metrics {
-    /// Metric names as used for sorting and output columns.
-    pub const NAMES: [&'static str; 16] = [
-        "final_equity",
-        "total_return",
-        "cagr",
-        "max_drawdown",
-        "max_drawdown_duration_ms",
-        "sharpe",
-        "sortino",
-        "calmar",
-        "win_rate",
-        "profit_factor",
-        "expectancy",
-        "avg_trade_return",
-        "trades",
-        "exposure",
-        "fees",
-        "buy_and_hold_return",
-    ];
-
-    /// A numeric metric by name (for ranking).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "final_equity" => self.final_equity,
-            "total_return" => self.total_return,
-            "cagr" => self.cagr,
-            "max_drawdown" => self.max_drawdown,
-            "max_drawdown_duration_ms" => self.max_drawdown_duration_ms as f64,
-            "sharpe" => self.sharpe,
-            "sortino" => self.sortino,
-            "calmar" => self.calmar,
-            "win_rate" => self.win_rate,
-            "profit_factor" => self.profit_factor,
-            "expectancy" => self.expectancy,
-            "avg_trade_return" => self.avg_trade_return,
-            "trades" => self.trades as f64,
-            "exposure" => self.exposure,
-            "fees" => self.fees,
-            "buy_and_hold_return" => self.buy_and_hold_return,
-            _ => return None,
-        })
     }
 }
 
@@ -450,9 +476,18 @@ mod tests {
         for (k, e) in [110.0, 99.0, 121.0, 110.0].into_iter().enumerate() {
             a.bar(k as i64 * H, e, k > 0);
         }
-        a.trade(30.0, 0.3, 1.0);
-        a.trade(-10.0, -0.1, 1.0);
-        a.trade(-5.0, -0.05, 0.5);
+        // (pnl, return on margin, return on notional, duration, exit fee)
+        for (pnl, rom, ret, hours, fee) in
+            [(30.0, 0.3, 0.15, 2, 1.0), (-10.0, -0.1, -0.05, 1, 1.0), (-5.0, -0.05, -0.025, 3, 0.5)]
+        {
+            a.trade(&ClosedTrade {
+                pnl,
+                return_on_margin: rom,
+                return_on_notional: ret,
+                duration_ms: hours * H,
+                exit_fee: fee,
+            });
+        }
         a.fee(1.5);
         let m = a.finish(&hourly(4), 0.25);
         let r = [0.1, -0.1, 2.0 / 9.0, -1.0 / 11.0];
@@ -477,6 +512,19 @@ mod tests {
         assert!((m.cagr - (1.1f64.powf(1.0 / years) - 1.0)).abs() < 1e-9 * m.cagr.abs());
         assert_eq!(m.calmar, m.cagr / m.max_drawdown);
         assert_eq!(m.buy_and_hold_return, 0.25);
+        // Per-trade statistics on the returns on notional 0.15, -0.05, -0.025.
+        assert_eq!((m.best_trade, m.worst_trade), (0.15, -0.05));
+        assert_eq!(m.avg_winning_trade, 0.15);
+        assert!((m.avg_losing_trade + 0.0375).abs() < 1e-15, "{}", m.avg_losing_trade);
+        assert!((m.expectancy_pct - 0.075 / 3.0).abs() < 1e-15);
+        assert!((m.profit_factor_pct - 0.15 / 0.075).abs() < 1e-12);
+        let geo = (1.15f64 * 0.95 * 0.975).powf(1.0 / 3.0) - 1.0;
+        assert!((m.avg_trade_geometric - geo).abs() < 1e-12, "{}", m.avg_trade_geometric);
+        assert_eq!((m.avg_trade_duration_ms, m.max_trade_duration_ms), (2.0 * H as f64, 3 * H));
+        // pnl 30, -10, -5: mean 5, sample sd sqrt(((25)^2 + 15^2 + 10^2) / 2) = sqrt(475).
+        assert!((m.sqn - 3f64.sqrt() * 5.0 / 475f64.sqrt()).abs() < 1e-12, "{}", m.sqn);
+        // Kelly: 1/3 - (2/3) / (30 / 7.5) = 1/3 - 1/6.
+        assert!((m.kelly - 1.0 / 6.0).abs() < 1e-15, "{}", m.kelly);
     }
 
     /// Open times of daily bars from `start` (UTC ms), Monday to Friday only
@@ -576,6 +624,9 @@ mod tests {
         let m = a.finish(&hourly(10), 0.0);
         assert_eq!((m.sharpe, m.sortino, m.calmar, m.max_drawdown, m.trades), (0.0, 0.0, 0.0, 0.0, 0));
         assert_eq!((m.profit_factor, m.win_rate, m.cagr), (0.0, 0.0, 0.0));
+        for x in [m.best_trade, m.worst_trade, m.avg_trade_geometric, m.profit_factor_pct, m.sqn, m.kelly] {
+            assert_eq!(x, 0.0);
+        }
     }
 
     #[test]

@@ -33,7 +33,8 @@
 
 use bt_candles::CandlesView;
 
-use crate::metrics::Accumulator;
+use crate::execution::{BarOrder, Execution, Exposure, StopsFrom};
+use crate::metrics::{Accumulator, ClosedTrade};
 
 /// Which sides a variant may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +126,8 @@ pub struct SimParams {
     pub fee_bps: f64,
     /// Slippage in basis points, against the trader.
     pub slippage_bps: f64,
+    /// Sizing, fee, stop and end-of-data conventions.
+    pub execution: Execution,
 }
 
 impl SimParams {
@@ -144,6 +147,8 @@ pub enum ExitReason {
     TrailingStop,
     MaxBars,
     Liquidation,
+    /// Closed at the last bar's close (`close_at_end`).
+    End,
     /// Still open at the end (marked to the last close).
     Open,
 }
@@ -157,6 +162,7 @@ impl ExitReason {
             Self::TrailingStop => "trailing_stop",
             Self::MaxBars => "max_bars",
             Self::Liquidation => "liquidation",
+            Self::End => "end",
             Self::Open => "open",
         }
     }
@@ -226,6 +232,7 @@ pub(crate) struct Position {
     pub(crate) qty: f64,
     pub(crate) entry: f64,
     pub(crate) entry_bar: usize,
+    pub(crate) entry_ts: i64,
     pub(crate) margin: f64,
     pub(crate) entry_fee: f64,
     pub(crate) sl: f64,
@@ -243,30 +250,37 @@ pub(crate) struct Position {
 }
 
 impl Position {
-    /// Opens side `s` at bar `bar`'s `open`: charges the entry fee to `cash`
-    /// and `acc`.
+    /// Opens side `s` at bar `bar`'s `open` (its time `ts`): charges the
+    /// entry fee to `cash` and `acc`. `None` when the budget buys nothing
+    /// (`whole_units` below one unit's price).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         s: i8,
         open: f64,
         bar: usize,
+        ts: i64,
         p: &SimParams,
         cash: &mut f64,
         acc: &mut Accumulator,
-    ) -> Self {
+    ) -> Option<Self> {
         let (fee, slip) = p.costs();
         let side = f64::from(s);
         let price = open * (1.0 + side * slip);
         let margin = p.size * *cash;
-        let qty = margin * p.leverage / price;
+        let qty = p.execution.quantity(margin * p.leverage, price, fee);
+        if qty.is_nan() || qty <= 0.0 {
+            return None;
+        }
         let entry_fee = qty * price * fee;
         *cash -= entry_fee;
         acc.fee(entry_fee);
-        Self {
+        Some(Self {
             side: s,
             qty,
             entry: price,
             entry_bar: bar,
+            entry_ts: ts,
             margin,
             entry_fee,
             sl: p.stop_loss.map_or(f64::NAN, |f| price * (1.0 - side * f)),
@@ -275,7 +289,7 @@ impl Position {
             trail: p.trailing_stop.map_or(f64::NAN, |f| 1.0 - side * f),
             best: price,
             due: p.max_bars.map_or(usize::MAX, |b| bar.saturating_add(b as usize)),
-        }
+        })
     }
 
     /// The trailing stop's level for the current bar (NaN without one).
@@ -349,16 +363,22 @@ impl Position {
         }
     }
 
-    /// Closes at `price`: credits `cash`, records the trade in `acc`, and
-    /// returns the exit fee.
+    /// Closes at `price` on the bar of time `ts`: credits `cash`, records the
+    /// trade in `acc`, and returns the exit fee.
     #[inline(always)]
-    pub(crate) fn settle(&self, price: f64, fee: f64, cash: &mut f64, acc: &mut Accumulator) -> f64 {
+    pub(crate) fn settle(&self, price: f64, fee: f64, ts: i64, cash: &mut f64, acc: &mut Accumulator) -> f64 {
         let side = f64::from(self.side);
         let gross = side * self.qty * (price - self.entry);
         let exit_fee = self.qty * price * fee;
         *cash += gross - exit_fee;
         let pnl = self.pnl(price, exit_fee);
-        acc.trade(pnl, pnl / self.margin, exit_fee);
+        acc.trade(&ClosedTrade {
+            pnl,
+            return_on_margin: pnl / self.margin,
+            return_on_notional: pnl / (self.qty * self.entry),
+            duration_ms: ts - self.entry_ts,
+            exit_fee,
+        });
         exit_fee
     }
 
@@ -410,6 +430,10 @@ pub fn simulate<R: Recorder>(
     let mut cash = p.initial_balance;
     let mut pos: Option<Position> = None;
     let mut stopped = false;
+    let stops_on_entry_bar = p.execution.stops_from == StopsFrom::EntryBar;
+    let close_at_end = p.execution.close_at_end;
+    let stops_first = p.execution.bar_order == BarOrder::StopsFirst;
+    let exposure_any_time = p.execution.exposure == Exposure::AnyTime;
 
     let close_position = |pos: &Position,
                           bar: usize,
@@ -418,12 +442,34 @@ pub fn simulate<R: Recorder>(
                           cash: &mut f64,
                           acc: &mut Accumulator,
                           rec: &mut R| {
-        let exit_fee = pos.settle(price, fee, cash, acc);
+        let exit_fee = pos.settle(price, fee, bars.ts[bar], cash, acc);
         rec.trade(&pos.trade(bars, bar, price, exit_fee, reason));
     };
 
     for i in 0..n {
         let open = bars.open[i];
+        let (high, low) = (bars.high[i], bars.low[i]);
+        // A position was open at some time in this bar (`exposure = "any_time"`).
+        let mut held = pos.is_some();
+        // 0. `bar_order = "stops_first"`: the position held at the open meets
+        // its stops on the bar's range before any signal; a stop exit drops
+        // the bar's signals.
+        let mut checked = false;
+        let mut skip_signals = false;
+        if stops_first {
+            checked = true;
+            if let Some(ps) = pos.as_ref().filter(|ps| ps.entry_bar < i || stops_on_entry_bar)
+                && let Some((price, reason)) = ps.exit_within(open, high, low, slip)
+            {
+                close_position(ps, i, price, reason, &mut cash, acc, rec);
+                pos = None;
+                skip_signals = true;
+                if reason == ExitReason::Liquidation {
+                    stopped = true;
+                    acc.liquidated = true;
+                }
+            }
+        }
         // 1. A position `max_bars` old closes at this open, then last bar's
         // signal fills at it.
         if let Some(ps) = pos.as_ref().filter(|ps| ps.due == i) {
@@ -431,7 +477,7 @@ pub fn simulate<R: Recorder>(
             close_position(ps, i, price, ExitReason::MaxBars, &mut cash, acc, rec);
             pos = None;
         }
-        if i > 0 && !stopped {
+        if i > 0 && !stopped && !skip_signals {
             let f = signals[i - 1];
             if f != 0 {
                 if let Some(ps) = pos.as_ref().filter(|ps| flags::exits(f, ps.side)) {
@@ -441,13 +487,18 @@ pub fn simulate<R: Recorder>(
                 }
                 let s = flags::entry_side(f);
                 if s != 0 && pos.is_none() && p.direction.allows(s) && cash > 0.0 {
-                    pos = Some(Position::open(s, open, i, p, &mut cash, acc));
+                    pos = Position::open(s, open, i, bars.ts[i], p, &mut cash, acc);
+                    held |= pos.is_some();
                 }
             }
         }
-        // 2. Stops, liquidation and targets within the bar.
-        if let Some(ps) = pos.as_ref()
-            && let Some((price, reason)) = ps.exit_within(open, bars.high[i], bars.low[i], slip)
+        // 2. Stops, liquidation and targets within the bar (from the bar
+        // after the entry under `stops_from = "next_bar"`; a position
+        // checked at step 0 is not checked again).
+        if let Some(ps) = pos
+            .as_ref()
+            .filter(|ps| (!checked || ps.entry_bar == i) && (ps.entry_bar < i || stops_on_entry_bar))
+            && let Some((price, reason)) = ps.exit_within(open, high, low, slip)
         {
             close_position(ps, i, price, reason, &mut cash, acc, rec);
             pos = None;
@@ -458,14 +509,25 @@ pub fn simulate<R: Recorder>(
         }
         // The bar's extremes move the trailing stop from the next bar on.
         if let Some(ps) = pos.as_mut() {
-            ps.track(bars.high[i], bars.low[i]);
+            ps.track(high, low);
+        }
+        // `close_at_end`: a position still open after the last bar's events
+        // closes at that bar's open, as backtesting.py's `finalize_trades`
+        // (a second pass over the last bar).
+        if close_at_end
+            && i + 1 == n
+            && let Some(ps) = pos.as_ref()
+        {
+            let price = ps.signal_exit_price(open, slip);
+            close_position(ps, i, price, ExitReason::End, &mut cash, acc, rec);
+            pos = None;
         }
         // 3. Mark to the close.
         let equity = match pos.as_ref() {
             Some(ps) => cash + f64::from(ps.side) * ps.qty * (bars.close[i] - ps.entry),
             None => cash,
         };
-        acc.bar(bars.ts[i], equity, pos.is_some());
+        acc.bar(bars.ts[i], equity, pos.is_some() || (exposure_any_time && held));
         rec.equity(i, equity);
     }
     if let Some(ps) = pos {
@@ -481,6 +543,7 @@ mod tests {
     use bt_candles::Columns;
 
     use super::*;
+    use crate::execution::{FeeMode, Sizing};
     use crate::metrics::{Annualization, Period};
 
     /// Bars from (open, high, low, close), one minute apart.
@@ -504,6 +567,7 @@ mod tests {
             max_bars: None,
             fee_bps: 0.0,
             slippage_bps: 0.0,
+            execution: Execution::BT,
         }
     }
 
@@ -551,6 +615,95 @@ mod tests {
         assert_eq!((m.trades, m.win_rate, m.exposure), (1, 1.0, 0.4));
         assert!(close(m.fees, 1.0 + exit_fee));
         assert!(close(m.final_equity, cash));
+    }
+
+    fn exec(sizing: Sizing, fee: FeeMode, stops_from: StopsFrom, close_at_end: bool) -> Execution {
+        Execution { sizing, fee, stops_from, close_at_end, ..Execution::BT }
+    }
+
+    #[test]
+    fn whole_units_with_the_fee_inside_buy_what_the_budget_pays_for() {
+        let c = bars(&[
+            (100.0, 101.0, 99.0, 100.5),
+            (100.5, 104.0, 100.0, 103.0),
+            (103.0, 105.0, 102.0, 104.0),
+            (104.0, 106.0, 103.0, 105.0),
+        ]);
+        let p = SimParams {
+            fee_bps: 20.0,
+            execution: exec(Sizing::WholeUnits, FeeMode::Inside, StopsFrom::EntryBar, false),
+            ..params()
+        };
+        let (acc, d) = run(&c, &[1, 0, -1, 0], &p);
+        // 1000 / (100.5 x 1.002) = 9.93: 9 units.
+        let t = d.trades[0];
+        assert_eq!((t.quantity, t.entry_price, t.exit_price), (9.0, 100.5, 104.0));
+        let fees = 9.0 * 100.5 * 0.002 + 9.0 * 104.0 * 0.002;
+        assert!(close(t.fees, fees) && close(t.pnl, 9.0 * 3.5 - fees));
+        assert!(close(acc.finish(&minutes(&c), 0.0).final_equity, 1000.0 + 9.0 * 3.5 - fees));
+        // Fractional with the fee inside: the fee and the units spend exactly the cash.
+        let p = SimParams {
+            execution: exec(Sizing::Fractional, FeeMode::Inside, StopsFrom::EntryBar, false),
+            ..p
+        };
+        let (_, d) = run(&c, &[1, 0, -1, 0], &p);
+        let q = d.trades[0].quantity;
+        assert_eq!(q, 1000.0 / (100.5 + 100.5 * 0.002));
+        assert!(close(q * 100.5 * 1.002, 1000.0));
+        // Not one unit affordable: no trade, no fee.
+        let p = SimParams {
+            initial_balance: 50.0,
+            execution: exec(Sizing::WholeUnits, FeeMode::Inside, StopsFrom::EntryBar, false),
+            ..p
+        };
+        let (acc, d) = run(&c, &[1, 0, -1, 0], &p);
+        assert!(d.trades.is_empty());
+        assert_eq!((acc.fees, acc.finish(&minutes(&c), 0.0).final_equity), (0.0, 50.0));
+    }
+
+    #[test]
+    fn stops_from_the_next_bar_ignore_the_entry_bars_range() {
+        // Entry at 100 on bar 1, whose low (94) is under the 5 % stop (95).
+        let c = bars(&[
+            (100.0, 100.0, 100.0, 100.0),
+            (100.0, 101.0, 94.0, 99.0),
+            (99.0, 100.0, 96.0, 97.0),
+            (97.0, 98.0, 93.0, 94.0),
+        ]);
+        let p = SimParams { stop_loss: Some(0.05), ..params() };
+        let (_, d) = run(&c, &[1, 0, 0, 0], &p);
+        assert_eq!((d.trades[0].exit_bar, d.trades[0].exit_price), (1, 95.0));
+        let p =
+            SimParams { execution: exec(Sizing::Fractional, FeeMode::OnTop, StopsFrom::NextBar, false), ..p };
+        let (_, d) = run(&c, &[1, 0, 0, 0], &p);
+        assert_eq!(
+            (d.trades[0].exit_bar, d.trades[0].exit_price, d.trades[0].reason),
+            (3, 95.0, ExitReason::StopLoss)
+        );
+    }
+
+    #[test]
+    fn close_at_end_settles_the_last_position_at_the_last_close() {
+        let c =
+            bars(&[(100.0, 100.0, 100.0, 100.0), (100.0, 101.0, 99.0, 100.0), (101.0, 111.0, 100.0, 110.0)]);
+        let p = SimParams { fee_bps: 10.0, ..params() };
+        let (acc, d) = run(&c, &[1, 0, 0], &p);
+        assert_eq!(d.trades[0].reason, ExitReason::Open);
+        let open = acc.finish(&minutes(&c), 0.0);
+        assert_eq!((open.trades, open.open_position), (0, true));
+        let p =
+            SimParams { execution: exec(Sizing::Fractional, FeeMode::OnTop, StopsFrom::EntryBar, true), ..p };
+        let (acc, d) = run(&c, &[1, 0, 0], &p);
+        let t = d.trades[0];
+        // At the last bar's open, as backtesting.py's finalize_trades.
+        assert_eq!((t.exit_bar, t.exit_price, t.reason), (2, 101.0, ExitReason::End));
+        let m = acc.finish(&minutes(&c), 0.0);
+        assert_eq!((m.trades, m.open_position, m.win_rate), (1, false, 1.0));
+        // The last bar's equity is the cash after the exit fee.
+        let q = 10.0;
+        let cash = 1000.0 - 1.0 + q * 1.0 - q * 101.0 * 0.001;
+        assert!(close(*d.equity.last().expect("equity"), cash) && close(m.final_equity, cash));
+        assert!(close(open.final_equity, 999.0 + q * 10.0));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use bt_candles::CandlesView;
 use rayon::prelude::*;
 
 use crate::bundle::Bundle;
+use crate::execution::Execution;
 use crate::lanes::{self, Columns, Event, Group, Isa, W};
 use crate::metrics::{Accumulator, Metrics};
 use crate::rules::{CACHE_BYTES, ExprCache, UserCounts};
@@ -164,6 +165,11 @@ pub fn sweep_with_options(
     }
     if range.is_empty() {
         return Ok(Vec::new());
+    }
+    // The lane kernel runs bt's execution conventions; another profile's
+    // sizing, stops and end-of-data close run the scalar simulator.
+    if bundle.spec.execution.resolve() != Execution::BT {
+        return sweep_scalar(bundle, dataset, candles, range, ctl, opts);
     }
     let isa = match opts.kernel {
         Kernel::Auto => Isa::Best,

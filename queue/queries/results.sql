@@ -13,9 +13,8 @@
 -- idx_results_sharpe_desc (migration 0005) holds (bundle_id, -sharpe, variant):
 -- the default order (sharpe descending) reads one page of index entries.
 -- Other orders scan the bundle's rows once per page.
-SELECT variant, final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe,
-       sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure,
-       fees, buy_and_hold_return, open_position, liquidated
+-- {metrics} is the list of metric columns (`bt_metrics::MetricName::ALL`).
+SELECT variant, {metrics}, open_position, liquidated
 FROM backtest_results
 WHERE bundle_id = $1 AND ({key}, variant) > ($2, $3)
 ORDER BY {key}, variant

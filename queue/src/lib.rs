@@ -27,12 +27,11 @@ mod session;
 mod store;
 mod types;
 
+pub use bt_metrics::{MetricName, Metrics};
 pub use plan::{MAX_JOB_VARIANTS, job_variants, plan_jobs};
 pub use rank::{BadCursor, RankKey, Ranking};
 pub use session::Session;
-pub use store::{
-    DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, RESULT_SORT_COLUMNS, Store, StoreConfig, lock_job,
-};
+pub use store::{DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_LOCK_GRACE, JobLock, Store, StoreConfig, lock_job};
 pub use types::{
     Admission, ApiKey, BundleProgress, BundleStat, BundleStatus, BundleSummary, CancelOutcome, Execution,
     Job, JobStatus, KeyLimits, LiveKey, NewBundle, NewJob, OwnerUsage, QueueDepth, QuotaExceeded, Rescued,

@@ -7,17 +7,16 @@
 //! its negation for descending. PostgreSQL ranks NaN above every number and
 //! `-NaN` is NaN, so NaN stays last in both directions; ties go by variant.
 
-use crate::store::RESULT_SORT_COLUMNS;
+use bt_metrics::{MetricName, Value};
+
 use crate::types::{ResultRow, StoreError};
 
-/// The integer columns of [`RESULT_SORT_COLUMNS`]; the others are `float8`.
-const INTEGER_COLUMNS: [&str; 3] = ["variant", "max_drawdown_duration_ms", "trades"];
-
-/// An order of a bundle's results: a metric column (one of
-/// [`RESULT_SORT_COLUMNS`]) and a direction.
+/// An order of a bundle's results: `variant` or a metric column (one of
+/// [`MetricName::ALL`], the sort whitelist) and a direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ranking {
-    column: &'static str,
+    /// `None` for `variant`.
+    metric: Option<MetricName>,
     descending: bool,
 }
 
@@ -42,17 +41,22 @@ pub struct RankKey {
 pub struct BadCursor(String);
 
 impl Ranking {
-    /// `sort` must be one of [`RESULT_SORT_COLUMNS`] (never user text in SQL).
+    /// `sort` must be `variant` or a [`MetricName`] (never user text in SQL).
     pub fn new(sort: &str, descending: bool) -> Result<Self, StoreError> {
-        let column = RESULT_SORT_COLUMNS
-            .iter()
-            .find(|c| **c == sort)
-            .ok_or_else(|| StoreError::BadSort(sort.to_owned()))?;
-        Ok(Self { column, descending })
+        let metric = match sort {
+            "variant" => None,
+            _ => Some(sort.parse::<MetricName>().map_err(|_| StoreError::BadSort(sort.to_owned()))?),
+        };
+        Ok(Self { metric, descending })
+    }
+
+    /// Every column results can be ranked by: `variant`, then the metrics.
+    pub fn columns() -> impl Iterator<Item = &'static str> {
+        std::iter::once("variant").chain(MetricName::ALL.iter().map(|m| m.as_str()))
     }
 
     pub fn column(&self) -> &'static str {
-        self.column
+        self.metric.map_or("variant", MetricName::as_str)
     }
 
     pub fn descending(&self) -> bool {
@@ -60,36 +64,20 @@ impl Ranking {
     }
 
     fn integer(&self) -> bool {
-        INTEGER_COLUMNS.contains(&self.column)
+        self.metric.is_none_or(MetricName::is_integer)
     }
 
     /// The SQL expression ranked ascending (a column name from the fixed list).
     pub(crate) fn key_sql(&self) -> String {
-        if self.descending { format!("(-{})", self.column) } else { self.column.to_owned() }
+        if self.descending { format!("(-{})", self.column()) } else { self.column().to_owned() }
     }
 
     /// The key of `row` in this ranking.
     pub fn key(&self, row: &ResultRow) -> RankKey {
-        let f = |x: f64| RankValue::Float(x);
-        let value = match self.column {
-            "variant" => RankValue::Int(row.variant),
-            "max_drawdown_duration_ms" => RankValue::Int(row.max_drawdown_duration_ms),
-            "trades" => RankValue::Int(row.trades),
-            "final_equity" => f(row.final_equity),
-            "total_return" => f(row.total_return),
-            "cagr" => f(row.cagr),
-            "max_drawdown" => f(row.max_drawdown),
-            "sharpe" => f(row.sharpe),
-            "sortino" => f(row.sortino),
-            "calmar" => f(row.calmar),
-            "win_rate" => f(row.win_rate),
-            "profit_factor" => f(row.profit_factor),
-            "expectancy" => f(row.expectancy),
-            "avg_trade_return" => f(row.avg_trade_return),
-            "exposure" => f(row.exposure),
-            "fees" => f(row.fees),
-            "buy_and_hold_return" => f(row.buy_and_hold_return),
-            other => unreachable!("{other} is not in RESULT_SORT_COLUMNS (checked by Ranking::new)"),
+        let value = match self.metric.map(|m| row.metrics.value(m)) {
+            None => RankValue::Int(row.variant),
+            Some(Value::Int(i)) => RankValue::Int(i),
+            Some(Value::Float(x)) => RankValue::Float(x),
         };
         RankKey { value, variant: row.variant }
     }
@@ -102,7 +90,7 @@ impl Ranking {
             RankValue::Float(x) => format!("f{:016x}", x.to_bits()),
             RankValue::Int(i) => format!("i{i}"),
         };
-        format!("{}.{}.{value}.{}", self.column, if self.descending { "d" } else { "a" }, key.variant)
+        format!("{}.{}.{value}.{}", self.column(), if self.descending { "d" } else { "a" }, key.variant)
     }
 
     /// The key a [`Ranking::cursor`] token of this ranking holds.
@@ -113,10 +101,10 @@ impl Ranking {
             return Err(bad());
         };
         let direction_ok = direction == if self.descending { "d" } else { "a" };
-        if column != self.column || !direction_ok {
+        if column != self.column() || !direction_ok {
             return Err(BadCursor(format!(
                 "this cursor continues another order; use it with the sort and order it came with (this request ranks by {} {})",
-                self.column,
+                self.column(),
                 if self.descending { "desc" } else { "asc" }
             )));
         }
@@ -160,32 +148,17 @@ mod tests {
     use super::*;
 
     fn row(variant: i64, sharpe: f64, trades: i64) -> ResultRow {
-        ResultRow {
-            variant,
-            final_equity: 0.0,
-            total_return: 0.0,
-            cagr: 0.0,
-            max_drawdown: 0.0,
-            max_drawdown_duration_ms: 0,
-            sharpe,
-            sortino: 0.0,
-            calmar: 0.0,
-            win_rate: 0.0,
-            profit_factor: 0.0,
-            expectancy: 0.0,
-            avg_trade_return: 0.0,
-            trades,
-            exposure: 0.0,
-            fees: 0.0,
-            buy_and_hold_return: 0.0,
-            open_position: false,
-            liquidated: false,
-        }
+        let mut metrics = bt_metrics::Metrics::zero();
+        metrics.sharpe = sharpe;
+        metrics.trades = trades as u64;
+        ResultRow { variant, metrics }
     }
 
     #[test]
     fn every_sort_column_has_a_key_of_its_type() {
-        for c in RESULT_SORT_COLUMNS {
+        assert_eq!(Ranking::columns().count(), 1 + MetricName::ALL.len());
+        assert!(Ranking::new("sharp", true).is_err());
+        for c in Ranking::columns() {
             for desc in [false, true] {
                 let r = Ranking::new(c, desc).expect("column");
                 let k = r.key(&row(7, 1.5, 3));

@@ -1,7 +1,9 @@
 //! [`Store`]: one function per statement in `queries/`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use bt_metrics::MetricName;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -23,26 +25,14 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(90);
 /// worker's session reconnecting after a cut.
 pub const DEFAULT_LOCK_GRACE: Duration = Duration::from_millis(250);
 
-/// The metric columns results can be ranked by.
-pub const RESULT_SORT_COLUMNS: [&str; 17] = [
-    "variant",
-    "final_equity",
-    "total_return",
-    "cagr",
-    "max_drawdown",
-    "max_drawdown_duration_ms",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "win_rate",
-    "profit_factor",
-    "expectancy",
-    "avg_trade_return",
-    "trades",
-    "exposure",
-    "fees",
-    "buy_and_hold_return",
-];
+/// The metric columns of `backtest_results`, comma-separated, in
+/// [`MetricName::ALL`] order: the `{metrics}` of `results.sql` and
+/// `copy_results.sql`.
+fn metric_columns() -> &'static str {
+    static COLUMNS: LazyLock<String> =
+        LazyLock::new(|| MetricName::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
+    &COLUMNS
+}
 
 /// Store settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -465,7 +455,8 @@ impl Store {
         after: Option<&RankKey>,
         limit: i64,
     ) -> Result<Vec<ResultRow>> {
-        let text = sql!("results").replace("{key}", &ranking.key_sql());
+        let text =
+            sql!("results").replace("{metrics}", metric_columns()).replace("{key}", &ranking.key_sql());
         let (value, variant) = ranking.bounds(after);
         let q = sqlx::query_as::<_, ResultRow>(&text).bind(bundle);
         let q = match value {
@@ -529,7 +520,9 @@ const COPY_CHUNK: usize = 1 << 20;
 /// job's transaction: no statement size limit, and about 3x the rows per
 /// second of an INSERT over arrays.
 async fn copy_results(conn: &mut PgConnection, rows: &[(&Job, &ResultRow)]) -> Result<()> {
-    let mut copy = conn.copy_in_raw(sql!("copy_results")).await?;
+    static COPY: LazyLock<String> =
+        LazyLock::new(|| sql!("copy_results").replace("{metrics}", metric_columns()));
+    let mut copy = conn.copy_in_raw(&COPY).await?;
     let mut buf = Vec::with_capacity(COPY_CHUNK + 512);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buf.extend_from_slice(&0i32.to_be_bytes()); // flags

@@ -1,5 +1,6 @@
 //! Row types and the store's error.
 
+use bt_metrics::{Metrics, Value};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -152,28 +153,27 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
 }
 
-/// One variant's metrics, as stored in `backtest_results`.
-#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+/// One variant's metrics, as stored in `backtest_results`: a column per
+/// [`MetricName`] (declared once, in `bt-metrics`), and the two flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResultRow {
     pub variant: i64,
-    pub final_equity: f64,
-    pub total_return: f64,
-    pub cagr: f64,
-    pub max_drawdown: f64,
-    pub max_drawdown_duration_ms: i64,
-    pub sharpe: f64,
-    pub sortino: f64,
-    pub calmar: f64,
-    pub win_rate: f64,
-    pub profit_factor: f64,
-    pub expectancy: f64,
-    pub avg_trade_return: f64,
-    pub trades: i64,
-    pub exposure: f64,
-    pub fees: f64,
-    pub buy_and_hold_return: f64,
-    pub open_position: bool,
-    pub liquidated: bool,
+    pub metrics: Metrics,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ResultRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let metrics = Metrics::try_from_values(
+            |m| match m.is_integer() {
+                true => row.try_get::<i64, _>(m.as_str()).map(Value::Int),
+                false => row.try_get::<f64, _>(m.as_str()).map(Value::Float),
+            },
+            row.try_get("open_position")?,
+            row.try_get("liquidated")?,
+        )?;
+        Ok(Self { variant: row.try_get("variant")?, metrics })
+    }
 }
 
 /// A job the rescuer put back (or failed, at max attempts).

@@ -771,7 +771,7 @@ async fn unknown_bundles_are_named(pool: PgPool) {
         assert!(r.stderr.contains(&format!("bundle {missing} does not exist")), "{cmd}: {}", r.stderr);
     }
     let r = bt_with_db(&url, &["results", &missing.to_string(), "--sort", "luck"]);
-    assert!(r.stderr.contains("--sort luck: unknown metric"), "{}", r.stderr);
+    assert!(r.stderr.contains("\"luck\" is not a metric (one of final_equity,"), "{}", r.stderr);
 }
 
 /// Peak resident memory (VmHWM) of a live process, bytes.

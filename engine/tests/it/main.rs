@@ -3,6 +3,7 @@
 //! and 4 threads.
 
 mod parser_props;
+mod reference;
 
 use bt_candles::{Candles, Extra, ExtraKind, GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};

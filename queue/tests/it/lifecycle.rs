@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use bt_queue::{BundleStatus, CancelOutcome, JobStatus, ResultRow, lock_job};
+use bt_queue::{BundleStatus, CancelOutcome, JobStatus, Metrics, ResultRow, lock_job};
 use sqlx::{Connection, PgPool};
 
 use crate::{bundle, store};
@@ -8,24 +8,27 @@ use crate::{bundle, store};
 fn result(variant: i64) -> ResultRow {
     ResultRow {
         variant,
-        final_equity: 10_500.0 + variant as f64,
-        total_return: 0.05,
-        cagr: 0.7,
-        max_drawdown: 0.1,
-        max_drawdown_duration_ms: 3_600_000,
-        sharpe: 1.5,
-        sortino: 2.0,
-        calmar: 7.0,
-        win_rate: 0.5,
-        profit_factor: f64::INFINITY,
-        expectancy: 12.5,
-        avg_trade_return: 0.01,
-        trades: 4,
-        exposure: 0.3,
-        fees: 20.0,
-        buy_and_hold_return: 0.02,
-        open_position: variant % 2 == 0,
-        liquidated: false,
+        metrics: Metrics {
+            final_equity: 10_500.0 + variant as f64,
+            total_return: 0.05,
+            cagr: 0.7,
+            max_drawdown: 0.1,
+            max_drawdown_duration_ms: 3_600_000,
+            sharpe: 1.5,
+            sortino: 2.0,
+            calmar: 7.0,
+            win_rate: 0.5,
+            profit_factor: f64::INFINITY,
+            expectancy: 12.5,
+            avg_trade_return: 0.01,
+            trades: 4,
+            exposure: 0.3,
+            fees: 20.0,
+            buy_and_hold_return: 0.02,
+            open_position: variant % 2 == 0,
+            liquidated: false,
+            ..Metrics::zero()
+        },
     }
 }
 

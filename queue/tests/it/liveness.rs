@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use bt_queue::{BundleStatus, Execution, JobStatus, ResultRow, Session, StoreError};
+use bt_queue::{BundleStatus, Execution, JobStatus, Metrics, ResultRow, Session, StoreError};
 use sqlx::PgPool;
 
 use crate::{bundle, store};
@@ -202,24 +202,31 @@ async fn a_claim_does_not_wait_for_a_bundle_row_another_transaction_holds(pool: 
 fn row(variant: i64) -> ResultRow {
     ResultRow {
         variant,
-        final_equity: 10_000.0 + variant as f64 * 0.25,
-        total_return: variant as f64 * 1e-6,
-        cagr: f64::NAN,
-        max_drawdown: 0.125,
-        max_drawdown_duration_ms: variant * 60_000,
-        sharpe: -1.0 / (1 + variant) as f64,
-        sortino: f64::INFINITY,
-        calmar: f64::NEG_INFINITY,
-        win_rate: 0.5,
-        profit_factor: 1.5,
-        expectancy: 2.5,
-        avg_trade_return: 0.001,
-        trades: variant % 97,
-        exposure: 0.75,
-        fees: 3.0,
-        buy_and_hold_return: -0.1,
-        open_position: variant % 3 == 0,
-        liquidated: variant % 5 == 0,
+        metrics: Metrics {
+            final_equity: 10_000.0 + variant as f64 * 0.25,
+            total_return: variant as f64 * 1e-6,
+            cagr: f64::NAN,
+            max_drawdown: 0.125,
+            max_drawdown_duration_ms: variant * 60_000,
+            sharpe: -1.0 / (1 + variant) as f64,
+            sortino: f64::INFINITY,
+            calmar: f64::NEG_INFINITY,
+            win_rate: 0.5,
+            profit_factor: 1.5,
+            expectancy: 2.5,
+            avg_trade_return: 0.001,
+            trades: (variant % 97) as u64,
+            exposure: 0.75,
+            fees: 3.0,
+            buy_and_hold_return: -0.1,
+            open_position: variant % 3 == 0,
+            liquidated: variant % 5 == 0,
+            best_trade: 0.5 + variant as f64,
+            max_trade_duration_ms: variant * 1_000,
+            sqn: f64::NAN,
+            kelly: -0.25,
+            ..Metrics::zero()
+        },
     }
 }
 
@@ -252,12 +259,10 @@ async fn a_million_results_of_one_job_commit_exactly_once(pool: PgPool) {
     assert_eq!(sum, (0..N).map(|v| v % 97).sum::<i64>());
     // Every value travels exactly, NaN and infinities included.
     for v in [0, 1, 77_777, N - 1] {
-        let got: ResultRow = sqlx::query_as(
-            "SELECT variant, final_equity, total_return, cagr, max_drawdown, max_drawdown_duration_ms, sharpe,
-                    sortino, calmar, win_rate, profit_factor, expectancy, avg_trade_return, trades, exposure,
-                    fees, buy_and_hold_return, open_position, liquidated
-             FROM backtest_results WHERE bundle_id = $1 AND variant = $2",
-        )
+        let got: ResultRow = sqlx::query_as(&format!(
+            "SELECT variant, {}, open_position, liquidated FROM backtest_results WHERE bundle_id = $1 AND variant = $2",
+            Metrics::NAMES.join(", ")
+        ))
         .bind(b.id)
         .bind(v)
         .fetch_one(&pool)

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use bt_queue::{RankKey, Ranking, ResultRow, Store};
+use bt_queue::{MetricName, Metrics, RankKey, Ranking, ResultRow, Store};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -13,46 +13,42 @@ use crate::{bundle, store};
 /// job's completion would).
 async fn insert(pool: &PgPool, id: Uuid, rows: &[ResultRow]) {
     let col = |f: fn(&ResultRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    sqlx::query(
-        "INSERT INTO backtest_results (
-             bundle_id, variant, job_id, final_equity, total_return, cagr, max_drawdown,
-             max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy,
-             avg_trade_return, trades, exposure, fees, buy_and_hold_return, open_position, liquidated)
-         SELECT $1, u.variant, 1, u.sharpe, u.total_return, 0, 0, 0, u.sharpe, 0, 0, 0, 0, 0, 0, u.trades, 0, 0, 0, false, false
+    // Every declared metric column: the three under test from the arrays,
+    // final_equity as sharpe, the rest 0.
+    let (names, values): (Vec<&str>, Vec<&str>) = MetricName::ALL
+        .iter()
+        .map(|m| {
+            let v = match m {
+                MetricName::Sharpe | MetricName::FinalEquity => "u.sharpe",
+                MetricName::TotalReturn => "u.total_return",
+                MetricName::Trades => "u.trades",
+                _ => "0",
+            };
+            (m.as_str(), v)
+        })
+        .unzip();
+    sqlx::query(&format!(
+        "INSERT INTO backtest_results (bundle_id, variant, job_id, {}, open_position, liquidated)
+         SELECT $1, u.variant, 1, {}, false, false
          FROM UNNEST($2::bigint[], $3::float8[], $4::float8[], $5::bigint[]) AS u(variant, sharpe, total_return, trades)",
-    )
+        names.join(", "),
+        values.join(", ")
+    ))
     .bind(id)
     .bind(rows.iter().map(|r| r.variant).collect::<Vec<i64>>())
-    .bind(col(|r| r.sharpe))
-    .bind(col(|r| r.total_return))
-    .bind(rows.iter().map(|r| r.trades).collect::<Vec<i64>>())
+    .bind(col(|r| r.metrics.sharpe))
+    .bind(col(|r| r.metrics.total_return))
+    .bind(rows.iter().map(|r| r.metrics.trades as i64).collect::<Vec<i64>>())
     .execute(pool)
     .await
     .expect("insert results");
 }
 
 fn row(variant: i64, sharpe: f64, total_return: f64, trades: i64) -> ResultRow {
-    ResultRow {
-        variant,
-        final_equity: sharpe,
-        total_return,
-        cagr: 0.0,
-        max_drawdown: 0.0,
-        max_drawdown_duration_ms: 0,
-        sharpe,
-        sortino: 0.0,
-        calmar: 0.0,
-        win_rate: 0.0,
-        profit_factor: 0.0,
-        expectancy: 0.0,
-        avg_trade_return: 0.0,
-        trades,
-        exposure: 0.0,
-        fees: 0.0,
-        buy_and_hold_return: 0.0,
-        open_position: false,
-        liquidated: false,
-    }
+    let mut metrics = Metrics::zero();
+    (metrics.final_equity, metrics.sharpe, metrics.total_return, metrics.trades) =
+        (sharpe, sharpe, total_return, trades as u64);
+    ResultRow { variant, metrics }
 }
 
 /// Every page of `ranking` with `limit` rows, walked by keys; the variants in order.
@@ -121,7 +117,7 @@ async fn results_rank_by_a_metric_with_nan_last(pool: PgPool) {
         s.results(b.id, &Ranking::new("variant", false).expect("v"), None, i64::MAX).await.expect("all");
     assert_eq!(all.len(), 10);
     assert_eq!(all[3], rows[3]);
-    assert!(all[1].sharpe.is_nan());
+    assert!(all[1].metrics.sharpe.is_nan());
     let e = Ranking::new("sharpe; DROP TABLE bundles", true).expect_err("bad sort");
     assert_eq!(e.to_string(), "cannot rank results by \"sharpe; DROP TABLE bundles\": not a metric column");
 }
@@ -144,9 +140,9 @@ async fn keyset_pages_return_every_row_once_in_rank_order(pool: PgPool) {
         .collect();
     insert(&pool, b.id, &rows).await;
     let orders: [(&str, Metric); 4] = [
-        ("sharpe", |r| r.sharpe),
-        ("total_return", |r| r.total_return),
-        ("trades", |r| r.trades as f64),
+        ("sharpe", |r| r.metrics.sharpe),
+        ("total_return", |r| r.metrics.total_return),
+        ("trades", |r| r.metrics.trades as f64),
         ("variant", |r| r.variant as f64),
     ];
     for (column, value) in orders {
@@ -164,7 +160,7 @@ async fn keyset_pages_return_every_row_once_in_rank_order(pool: PgPool) {
         }
     }
     let nan_tail = walk(&s, b.id, &Ranking::new("sharpe", true).expect("s"), 50).await;
-    assert!(nan_tail[nan_tail.len() - 10..].iter().all(|&v| rows[v as usize].sharpe.is_nan()));
+    assert!(nan_tail[nan_tail.len() - 10..].iter().all(|&v| rows[v as usize].metrics.sharpe.is_nan()));
     // Another bundle's rows never show.
     let other = bundle("o", 1, 0, 3);
     s.enqueue_bundle(&other).await.expect("enqueue");
@@ -181,7 +177,9 @@ async fn the_default_order_reads_its_index_without_sorting(pool: PgPool) {
     insert(&pool, b.id, &rows).await;
     sqlx::query("ANALYZE backtest_results").execute(&pool).await.expect("analyze");
     // queries/results.sql with {key} = (-sharpe), as Store::results runs it.
-    let text = include_str!("../../queries/results.sql").replace("{key}", "(-sharpe)");
+    let text = include_str!("../../queries/results.sql")
+        .replace("{metrics}", &Metrics::NAMES.join(", "))
+        .replace("{key}", "(-sharpe)");
     let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {text}"))
         .bind(b.id)
         .bind(-5.0f64)
@@ -192,4 +190,28 @@ async fn the_default_order_reads_its_index_without_sorting(pool: PgPool) {
         .expect("explain");
     assert!(plan.iter().any(|l| l.contains("idx_results_sharpe_desc")), "{plan:#?}");
     assert!(!plan.iter().any(|l| l.contains("Sort")), "{plan:#?}");
+}
+
+/// The table holds exactly the declared metrics, in order, each of its kind:
+/// a metric declared in bt-metrics without a migration fails here, not in a
+/// worker's COPY.
+#[sqlx::test(migrations = "../migrations")]
+async fn result_columns_are_the_declared_metrics(pool: PgPool) {
+    let cols: Vec<(String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns
+         WHERE table_name = 'backtest_results' AND column_name NOT IN
+               ('bundle_id', 'variant', 'job_id', 'open_position', 'liquidated')
+         ORDER BY ordinal_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("columns");
+    let want: Vec<(String, String)> = MetricName::ALL
+        .iter()
+        .map(|m| {
+            let kind = if m.is_integer() { "bigint" } else { "double precision" };
+            (m.as_str().to_owned(), kind.to_owned())
+        })
+        .collect();
+    assert_eq!(cols, want);
 }

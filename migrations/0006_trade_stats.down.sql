@@ -1,0 +1,12 @@
+ALTER TABLE backtest_results
+    DROP COLUMN best_trade,
+    DROP COLUMN worst_trade,
+    DROP COLUMN avg_winning_trade,
+    DROP COLUMN avg_losing_trade,
+    DROP COLUMN avg_trade_geometric,
+    DROP COLUMN avg_trade_duration_ms,
+    DROP COLUMN max_trade_duration_ms,
+    DROP COLUMN profit_factor_pct,
+    DROP COLUMN expectancy_pct,
+    DROP COLUMN sqn,
+    DROP COLUMN kelly;
