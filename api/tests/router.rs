@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bt_api::{ApiConfig, ExecutionPolicy};
-use bt_queue::Store;
+use bt_queue::{MetricName, Metrics, Store};
 use bt_service::worker::Phase;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -754,13 +754,24 @@ async fn bundle_with_results(app: &Router, pool: &PgPool, k: &str) -> String {
             _ => f64::from(v) / 10.0,
         })
         .collect();
-    sqlx::query(
-        "INSERT INTO backtest_results (bundle_id, variant, job_id, final_equity, total_return, cagr, max_drawdown,
-             max_drawdown_duration_ms, sharpe, sortino, calmar, win_rate, profit_factor, expectancy,
-             avg_trade_return, trades, exposure, fees, buy_and_hold_return, open_position, liquidated)
-         SELECT $1::uuid, v - 1, 1, 10000, 0, 0, 0, 0, s, 0, 0, 0, 0, 0, 0, v, 0, 0, 0, false, false
+    // Every declared metric column: sharpe and trades from the arrays,
+    // final_equity 10,000, the rest 0.
+    let values: Vec<&str> = MetricName::ALL
+        .iter()
+        .map(|m| match m {
+            MetricName::Sharpe => "s",
+            MetricName::Trades => "v",
+            MetricName::FinalEquity => "10000",
+            _ => "0",
+        })
+        .collect();
+    sqlx::query(&format!(
+        "INSERT INTO backtest_results (bundle_id, variant, job_id, {}, open_position, liquidated)
+         SELECT $1::uuid, v - 1, 1, {}, false, false
          FROM UNNEST($2::float8[]) WITH ORDINALITY AS u(s, v)",
-    )
+        Metrics::NAMES.join(", "),
+        values.join(", ")
+    ))
     .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
     .bind(&sharpe)
     .execute(pool)
