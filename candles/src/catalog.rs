@@ -111,12 +111,16 @@ impl Catalog {
     }
 
     /// Loads a dataset and the bars in `range`. When the timeframe is not
-    /// stored but a shorter one that divides it is, resamples the longest such
-    /// one on load (keeping an incomplete last bucket out).
+    /// stored but a shorter one that resamples to it is (see
+    /// [`Catalog::resample_source`]), resamples the longest such one on load
+    /// (keeping an incomplete last bucket out). `irregular` is never
+    /// resampled.
     pub fn load(&self, ticker: &str, timeframe: Timeframe, range: TimeRange) -> Result<CatalogLoad> {
         let path = self.path(ticker, timeframe)?;
         if path.exists() {
-            let loaded = load::load(&path, &LoadOptions::default().with_range(range))?;
+            let opts =
+                LoadOptions::default().with_range(range).with_irregular(timeframe == Timeframe::Irregular);
+            let loaded = load::load(&path, &opts)?;
             return Ok(CatalogLoad { candles: loaded.candles, resampled_from: None });
         }
         let source = self.resample_source(ticker, timeframe)?;
@@ -130,11 +134,11 @@ impl Catalog {
         // Widen the range to whole buckets of the target.
         let wide = TimeRange {
             start: range.start.map(|s| timeframe.bucket_start(s)),
-            end: range.end.map(|e| timeframe.bucket_start(e - 1) + timeframe.duration_ms()),
+            end: range.end.map(|e| timeframe.bucket_end(e - 1)),
         };
         let src_path = self.path(ticker, source)?;
         let loaded = load::load(&src_path, &LoadOptions::default().with_range(wide))?;
-        let res = resample(loaded.candles.view(), source.duration_ms(), timeframe, false)?;
+        let res = resample(loaded.candles.view(), source, timeframe, false)?;
         let candles = if range.is_all() {
             res
         } else {
@@ -170,13 +174,13 @@ impl Catalog {
         load::schema_extras(&path, FileFormat::Parquet)
     }
 
-    /// The longest stored timeframe of `ticker` that is shorter than
-    /// `timeframe` and divides it: what `timeframe` can be resampled from.
+    /// The longest stored timeframe of `ticker` that resamples to
+    /// `timeframe` ([`Timeframe::resample_check`]: shorter and dividing it,
+    /// or a day or less for `1M`): what `timeframe` can be resampled from.
+    /// Never `1M` or `irregular`, and nothing for `irregular`.
     pub fn resample_source(&self, ticker: &str, timeframe: Timeframe) -> Result<Option<Timeframe>> {
-        for s in Timeframe::ALL.into_iter().rev() {
-            let divides =
-                s.duration_ms() < timeframe.duration_ms() && timeframe.duration_ms() % s.duration_ms() == 0;
-            if divides && self.path(ticker, s)?.exists() {
+        for s in Timeframe::FIXED.into_iter().rev() {
+            if s.resample_check(timeframe).is_ok() && self.path(ticker, s)?.exists() {
                 return Ok(Some(s));
             }
         }

@@ -96,7 +96,8 @@ impl fmt::Display for Problem {
             }
             Self::MixedInterval { step_ms, base_ms } => write!(
                 f,
-                "step of {} from the previous bar is not a multiple of the dataset's {} step (mixed intervals)",
+                "step of {} from the previous bar is not a multiple of the dataset's {} step (mixed intervals; \
+                 --timeframe irregular takes any increasing times)",
                 duration(*step_ms),
                 duration(*base_ms)
             ),
@@ -160,10 +161,9 @@ pub enum Error {
     NotInCatalog { root: PathBuf, ticker: String, timeframe: Timeframe },
     #[error("invalid ticker {0:?}: use letters, digits, '-', '_' and '.'")]
     BadTicker(String),
-    #[error(
-        "cannot resample {from} to {to}: the target must be a longer timeframe that is a multiple of the source"
-    )]
-    Resample { from: String, to: Timeframe },
+    /// Why `from` does not resample to `to` ([`Timeframe::resample_check`]).
+    #[error("cannot resample {from} to {to}: {reason}")]
+    Resample { from: Timeframe, to: Timeframe, reason: &'static str },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -237,8 +237,10 @@ pub struct SortDedup {
 
 /// A validated candle dataset: bar open times (`ts`, UTC ms) strictly
 /// increasing, prices finite and positive with `low <= open, close <= high`,
-/// volume finite and non-negative, and one base step between bars. Extra
-/// columns ride along unvalidated beyond their length and names.
+/// volume finite and non-negative, and one base step between bars or one bar
+/// per calendar month (any increasing times when made by
+/// [`Candles::try_from_columns_irregular`]). Extra columns ride along
+/// unvalidated beyond their length and names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candles {
     cols: Columns,
@@ -253,10 +255,27 @@ impl Candles {
         Ok(Self { cols, quality })
     }
 
+    /// Validates columns whose times need only increase (`irregular` data):
+    /// every rule but the spacing one.
+    pub fn try_from_columns_irregular(cols: Columns) -> Result<Self, Invalid> {
+        cols.check_extras()?;
+        let quality = validate::validate_irregular(cols.view())?;
+        Ok(Self { cols, quality })
+    }
+
     /// Columns known to be valid (resampling a valid dataset).
     pub(crate) fn from_valid(cols: Columns) -> Self {
+        Self::from_valid_as(cols, false)
+    }
+
+    /// [`Candles::from_valid`], of irregular data when `irregular`.
+    pub(crate) fn from_valid_as(cols: Columns, irregular: bool) -> Self {
         debug_assert_eq!(cols.check_extras(), Ok(()));
-        let quality = validate::validate(cols.view());
+        let quality = if irregular {
+            validate::validate_irregular(cols.view())
+        } else {
+            validate::validate(cols.view())
+        };
         debug_assert!(quality.is_ok(), "{quality:?}");
         let quality = quality.unwrap_or_default();
         Self { cols, quality }
@@ -270,7 +289,7 @@ impl Candles {
         self.cols.is_empty()
     }
 
-    /// What validation found: base step and gaps.
+    /// What validation found: spacing (base step, months) and gaps.
     pub fn quality(&self) -> Quality {
         self.quality
     }

@@ -91,11 +91,28 @@ fn round_to(v: f64, per_unit: f64) -> f64 {
 /// Generates a valid dataset.
 pub fn generate(spec: &GenerateSpec) -> Candles {
     let mut rng = SplitMix64(spec.seed);
-    let minutes = (spec.timeframe.duration_ms() / 60_000) as f64;
+    let tf = spec.timeframe;
+    let minutes = (tf.nominal_ms().unwrap_or(60_000) / 60_000) as f64;
     let sigma = spec.volatility.unwrap_or(0.001 * sqrt_det(minutes));
     let tick = spec.tick;
     let per_unit = 1.0 / tick;
-    let step = spec.timeframe.duration_ms();
+    // The time of bar i: a fixed step, calendar months from the month of
+    // `start_ms` (labelled by month start), or for `irregular` 1 to 5
+    // minutes after the previous bar (its own random stream, so the prices
+    // are those of the same seed at 1m).
+    let mut gaps = SplitMix64(spec.seed ^ 0x5EED_1A7E);
+    let first_month = crate::timeframe::month_index(spec.start_ms);
+    let mut t = spec.start_ms;
+    let mut time_of = |i: usize| match tf {
+        Timeframe::Month => crate::timeframe::month_start(first_month + i as i64),
+        Timeframe::Irregular => {
+            if i > 0 {
+                t += 60_000 * (1 + (gaps.next_u64() % 5) as i64);
+            }
+            t
+        }
+        _ => spec.start_ms + i as i64 * tf.step_ms().unwrap_or(60_000),
+    };
     let regime_len = (1440.0 / minutes).max(8.0) as usize;
     let mut cols = Columns::with_capacity(spec.bars);
     let mut price = round_to(spec.start_price, per_unit).max(tick);
@@ -116,10 +133,10 @@ pub fn generate(spec: &GenerateSpec) -> Candles {
         let activity = 1.0 + (r - drift).abs() / sigma;
         let volume =
             ((0.2 + 1.6 * rng.uniform()) * activity * 10_000.0 / spec.start_price * 1000.0).round() / 1000.0;
-        cols.push(spec.start_ms + i as i64 * step, open, high, low, close, volume);
+        cols.push(time_of(i), open, high, low, close, volume);
         price = close;
     }
-    Candles::from_valid(cols)
+    Candles::from_valid_as(cols, tf == Timeframe::Irregular)
 }
 
 #[cfg(test)]
@@ -156,6 +173,31 @@ mod tests {
         assert!(a.open()[1..].iter().zip(a.close()).all(|(o, c)| o == c));
         let c = generate(&GenerateSpec { seed: 2, ..spec });
         assert_ne!(a.close(), c.close());
+    }
+
+    #[test]
+    fn months_and_irregular_times() {
+        // From 2024-01-15: the first bar is January's, labelled 2024-01-01.
+        let spec = GenerateSpec {
+            bars: 14,
+            timeframe: Timeframe::Month,
+            start_ms: 1_705_276_800_000,
+            ..GenerateSpec::default()
+        };
+        let m = generate(&spec);
+        assert_eq!(
+            (m.ts()[0], m.ts()[1], m.ts()[13]),
+            (1_704_067_200_000, 1_706_745_600_000, 1_738_368_000_000)
+        );
+        assert_eq!(m.quality().spacing, crate::Spacing::Months(crate::MonthLabel::Start));
+        let spec = GenerateSpec { bars: 500, timeframe: Timeframe::Irregular, ..GenerateSpec::default() };
+        let irr = generate(&spec);
+        assert_eq!(irr.quality().spacing, crate::Spacing::Irregular);
+        let steps: Vec<i64> = irr.ts().windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(steps.iter().all(|s| (60_000..=300_000).contains(s) && s % 60_000 == 0));
+        assert!((1..=5).all(|k| steps.contains(&(k * 60_000))));
+        // The prices of the same seed at 1m.
+        assert_eq!(irr.close(), generate(&GenerateSpec { bars: 500, ..GenerateSpec::default() }).close());
     }
 
     #[test]

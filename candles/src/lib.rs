@@ -29,5 +29,5 @@ pub use generate::{GenerateSpec, SplitMix64, generate};
 pub use load::{FileFormat, LoadOptions, Loaded, SkipReason, SkippedColumn, load};
 pub use resample::resample;
 pub use timeframe::{ParseTimeframeError, Timeframe};
-pub use validate::{Quality, base_interval, validate};
+pub use validate::{MonthLabel, Quality, Spacing, base_interval, month_labels, validate, validate_irregular};
 pub use write::{to_dataframe, write};

@@ -55,6 +55,7 @@ pub struct LoadOptions {
     sort_dedup: bool,
     format: Option<FileFormat>,
     time_format: Option<TimePattern>,
+    irregular: bool,
 }
 
 impl LoadOptions {
@@ -82,6 +83,13 @@ impl LoadOptions {
     /// and [`NumberTime`]).
     pub fn with_time_format(mut self, format: Option<TimePattern>) -> Self {
         self.time_format = format;
+        self
+    }
+
+    /// Accept any strictly increasing times (data of the `irregular`
+    /// timeframe) instead of requiring one base step or calendar months.
+    pub fn with_irregular(mut self, yes: bool) -> Self {
+        self.irregular = yes;
         self
     }
 
@@ -154,7 +162,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
             read_columnar(path, format, opts.range, opts.time_format.as_ref())?
         }
     };
-    finish(path, raw, opts.sort_dedup)
+    finish(path, raw, opts.sort_dedup, opts.irregular)
 }
 
 /// Columns as read, with the file row of each loaded row, and the columns
@@ -187,7 +195,7 @@ fn invalid(file: &Path, rows: &RowMap, e: Invalid) -> Error {
     Error::Invalid { file: file.to_owned(), row: rows.row(e.index), column: e.column, problem: e.problem }
 }
 
-fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
+fn finish(path: &Path, raw: Raw, sort_dedup: bool, irregular: bool) -> Result<Loaded> {
     let Raw { mut cols, mut rows, mut skipped } = raw;
     if cols.is_empty() {
         return Err(Error::Empty { file: path.to_owned() });
@@ -211,7 +219,9 @@ fn finish(path: &Path, raw: Raw, sort_dedup: bool) -> Result<Loaded> {
             rows = RowMap::Explicit(kept.iter().map(|&i| rows.row(i)).collect());
         }
     }
-    let candles = Candles::try_from_columns(cols).map_err(|e| invalid(path, &rows, e))?;
+    let candles =
+        if irregular { Candles::try_from_columns_irregular(cols) } else { Candles::try_from_columns(cols) };
+    let candles = candles.map_err(|e| invalid(path, &rows, e))?;
     skipped.sort_by_key(|&(pos, _)| pos);
     let skipped_columns = skipped.into_iter().map(|(_, s)| s).collect();
     Ok(Loaded { candles, duplicates_removed, reordered, newest_first, skipped_columns })

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bt_candles::{
-    Candles, Catalog, FileFormat, GenerateSpec, LoadOptions, TimeRange, Timeframe, generate, load,
+    Candles, Catalog, FileFormat, GenerateSpec, LoadOptions, Spacing, TimeRange, Timeframe, generate, load,
     normalise_ticker, resample, time,
 };
 use clap::{Args, Subcommand};
@@ -26,15 +26,20 @@ pub enum DataCommand {
     /// `col("name")`; other columns are named as skipped. Times may be ISO 8601
     /// dates or date-times, `19-Sep-03`, `09/19/2003`, `20030919` or epoch
     /// seconds, milliseconds, microseconds or nanoseconds; `--time-format` for
-    /// anything else. A file stored newest first is reversed.
+    /// anything else. A file stored newest first is reversed. Bars must be one
+    /// step apart (gaps allowed) or one per calendar month (`1M`, labelled by
+    /// month start or month end); `--timeframe irregular` takes any increasing
+    /// times.
     Import {
         /// The file to import (.csv, .txt, .parquet, .arrow, .ipc, .feather).
         file: PathBuf,
         /// Ticker to store it under (stored upper case).
         #[arg(long)]
         ticker: String,
-        /// Timeframe of the file; inferred from the timestamps when omitted,
-        /// and checked against them when given.
+        /// Timeframe of the file (1m .. 1w, 1M, irregular); inferred from the
+        /// timestamps when omitted, and checked against them when given.
+        /// `irregular` is never inferred: it stores any strictly increasing
+        /// times, which run but do not resample or report gaps.
         #[arg(long)]
         timeframe: Option<Timeframe>,
         /// Sort rows and drop duplicate timestamps (keeping the last) instead of failing.
@@ -70,6 +75,10 @@ pub enum DataCommand {
         catalog: CatalogArg,
     },
     /// Resample a catalog dataset to a longer timeframe and store it.
+    ///
+    /// A fixed step resamples to a longer multiple of it, and a step of a day
+    /// or less to calendar months (1M, labelled by month start, UTC); 1M and
+    /// irregular data resample to nothing.
     Resample {
         #[arg(long)]
         ticker: String,
@@ -95,6 +104,8 @@ pub enum DataCommand {
         /// Random seed; the same seed gives the same bars byte for byte.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Timeframe: 1M makes month-start bars from the month of --start;
+        /// irregular makes bars 1 to 5 minutes apart.
         #[arg(long, default_value = "1m")]
         timeframe: Timeframe,
         /// Open time of the first bar (RFC 3339 or YYYY-MM-DD).
@@ -118,7 +129,10 @@ fn parse_time(s: &str) -> Result<i64, String> {
 pub fn run(cmd: DataCommand, out: &mut impl Write) -> Result<()> {
     match cmd {
         DataCommand::Import { file, ticker, timeframe, sort_dedup, time_format, catalog } => {
-            let opts = LoadOptions::default().with_sort_dedup(sort_dedup).with_time_format(time_format);
+            let opts = LoadOptions::default()
+                .with_sort_dedup(sort_dedup)
+                .with_time_format(time_format)
+                .with_irregular(timeframe == Some(Timeframe::Irregular));
             import(&file, &ticker, timeframe, &opts, &Catalog::new(catalog.catalog), out)
         }
         DataCommand::Inspect { target, from, to, sort_dedup, catalog } => {
@@ -172,20 +186,7 @@ fn import(
     let ticker = normalise_ticker(ticker)?;
     let loaded = load(file, opts)?;
     let c = &loaded.candles;
-    let step = c.quality().interval_ms;
-    let inferred = step.and_then(Timeframe::from_duration_ms);
-    let tf = match (timeframe, inferred) {
-        (Some(given), Some(found)) if given != found => {
-            bail!("{}: --timeframe {given} but the bars are {found} apart", file.display())
-        }
-        (Some(given), _) => given,
-        (None, Some(found)) => found,
-        (None, None) => bail!(
-            "{}: cannot infer the timeframe (step {}); pass --timeframe",
-            file.display(),
-            step.map_or_else(|| "unknown: fewer than two bars".to_owned(), |s| format!("{s} ms"))
-        ),
-    };
+    let tf = import_timeframe(file, timeframe, c.quality().spacing)?;
     let path = catalog.write(&ticker, tf, c.view())?;
     writeln!(
         out,
@@ -199,6 +200,41 @@ fn import(
     report_gaps(c, out)?;
     report_columns(&loaded, out)?;
     Ok(())
+}
+
+/// The timeframe to store a file's bars as: `given` when the bars agree with
+/// it, else what they are.
+fn import_timeframe(file: &Path, given: Option<Timeframe>, spacing: Spacing) -> Result<Timeframe> {
+    let found = match spacing {
+        Spacing::Fixed(s) => Timeframe::from_duration_ms(s),
+        Spacing::Months(_) => Some(Timeframe::Month),
+        Spacing::Irregular => Some(Timeframe::Irregular),
+        Spacing::Unknown => None,
+    };
+    let apart = |tf: Timeframe| match tf {
+        Timeframe::Month => "calendar months (1M)".to_owned(),
+        tf => format!("{tf} apart"),
+    };
+    match (given, found, spacing) {
+        (Some(given), Some(found), _) if given != found => {
+            bail!("{}: --timeframe {given} but the bars are {}", file.display(), apart(found))
+        }
+        // A step that is no timeframe: a multiple of the one given (every
+        // other bar missing) is that timeframe with gaps; anything else is not.
+        (Some(given), None, Spacing::Fixed(s)) if given.step_ms().is_none_or(|g| s % g != 0) => {
+            bail!("{}: --timeframe {given} but the bars are {} apart", file.display(), duration(s))
+        }
+        (Some(given), _, _) => Ok(given),
+        (None, Some(found), _) => Ok(found),
+        (None, None, _) => bail!(
+            "{}: cannot infer the timeframe ({}); pass --timeframe",
+            file.display(),
+            match spacing {
+                Spacing::Fixed(s) => format!("the bars are {} apart", duration(s)),
+                _ => "fewer than two bars".to_owned(),
+            }
+        ),
+    }
 }
 
 /// The extra columns kept and the columns skipped, one line each when any.
@@ -244,9 +280,18 @@ fn report_fixes(loaded: &bt_candles::Loaded, out: &mut impl Write) -> Result<()>
 fn report_gaps(c: &Candles, out: &mut impl Write) -> Result<()> {
     let q = c.quality();
     if q.gaps > 0 {
-        writeln!(out, "warning: {} gaps, largest {} between bars", q.gaps, duration(q.largest_gap_ms))?;
+        writeln!(out, "warning: {} gaps, largest {} between bars", q.gaps, largest_gap(&q))?;
     }
     Ok(())
+}
+
+/// The largest gap of a dataset with gaps: in calendar months for `1M`
+/// (`3 months`), else as a duration (`4h`).
+fn largest_gap(q: &bt_candles::Quality) -> String {
+    match q.spacing {
+        Spacing::Months(_) => format!("{} months", q.largest_gap_months),
+        _ => duration(q.largest_gap_ms),
+    }
 }
 
 fn duration(ms: i64) -> String {
@@ -309,18 +354,20 @@ fn inspect(
         return Ok(());
     }
     let q = candles.quality();
-    let tf = q.interval_ms.map_or_else(
-        || "unknown (one bar)".to_owned(),
-        |s| {
-            Timeframe::from_duration_ms(s)
-                .map_or_else(|| format!("none ({} between bars)", duration(s)), |t| t.to_string())
-        },
-    );
+    let tf = match q.spacing {
+        Spacing::Unknown => "unknown (one bar)".to_owned(),
+        Spacing::Fixed(s) => Timeframe::from_duration_ms(s)
+            .map_or_else(|| format!("none ({} between bars)", duration(s)), |t| t.to_string()),
+        Spacing::Months(label) => format!("1M (calendar months, labelled by {})", label.as_str()),
+        Spacing::Irregular => "irregular (no fixed step)".to_owned(),
+    };
     writeln!(out, "timeframe  {tf}")?;
     writeln!(out, "first      {}", time::format_ms(candles.ts()[0]))?;
     writeln!(out, "last       {}", time::format_ms(candles.ts()[candles.len() - 1]))?;
-    if q.gaps > 0 {
-        writeln!(out, "gaps       {} (largest {} between bars)", q.gaps, duration(q.largest_gap_ms))?;
+    if q.spacing == Spacing::Irregular {
+        writeln!(out, "gaps       none checked (irregular bars have no fixed step to miss)")?;
+    } else if q.gaps > 0 {
+        writeln!(out, "gaps       {} (largest {} between bars)", q.gaps, largest_gap(&q))?;
     } else {
         writeln!(out, "gaps       0")?;
     }
@@ -345,14 +392,16 @@ fn list(catalog: &Catalog, out: &mut impl Write) -> Result<()> {
         writeln!(out, "no datasets in {}", catalog.root().display())?;
         return Ok(());
     }
-    writeln!(out, "{:<12} {:<4} {:>9}  {:<20}  {:<20}", "ticker", "tf", "rows", "first", "last")?;
+    // `irregular` widens the timeframe column.
+    let w = items.iter().map(|d| d.timeframe.as_str().len()).max().unwrap_or(0).max(4);
+    writeln!(out, "{:<12} {:<w$} {:>9}  {:<20}  {:<20}", "ticker", "tf", "rows", "first", "last")?;
     for d in items {
         let t = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), time::format_ms);
         writeln!(
             out,
-            "{:<12} {:<4} {:>9}  {:<20}  {:<20}",
+            "{:<12} {:<w$} {:>9}  {:<20}  {:<20}",
             d.ticker,
-            d.timeframe.to_string(),
+            d.timeframe.as_str(),
             d.rows,
             t(d.first_ms),
             t(d.last_ms)
@@ -369,18 +418,38 @@ fn resample_cmd(
     catalog: &Catalog,
     out: &mut impl Write,
 ) -> Result<()> {
+    let ticker = normalise_ticker(ticker)?;
     let from = match from {
-        Some(f) => f,
-        None => catalog
-            .resample_source(ticker, to)?
-            .with_context(|| format!("no stored timeframe of {ticker} to resample to {to} from"))?,
+        Some(f) => {
+            // Refused before anything is read, with the reason.
+            f.resample_check(to).map_err(|reason| bt_candles::Error::Resample { from: f, to, reason })?;
+            f
+        }
+        None => match catalog.resample_source(&ticker, to)? {
+            Some(f) => f,
+            None => {
+                // Say why each stored timeframe does not serve.
+                let why: Vec<String> = catalog
+                    .list()?
+                    .into_iter()
+                    .filter(|d| d.ticker == ticker && d.timeframe != to)
+                    .filter_map(|d| {
+                        d.timeframe.resample_check(to).err().map(|r| format!("{}: {r}", d.timeframe))
+                    })
+                    .collect();
+                if why.is_empty() {
+                    bail!("no stored timeframe of {ticker} to resample to {to} from");
+                }
+                bail!("no stored timeframe of {ticker} resamples to {to} ({})", why.join("; "));
+            }
+        },
     };
-    let src = catalog.load(ticker, from, TimeRange::ALL)?;
+    let src = catalog.load(&ticker, from, TimeRange::ALL)?;
     if src.resampled_from.is_some() {
         bail!("{ticker}/{from} is not stored in {}", catalog.root().display());
     }
-    let r = resample(src.candles.view(), from.duration_ms(), to, keep_incomplete)?;
-    let path = catalog.write(ticker, to, r.view())?;
+    let r = resample(src.candles.view(), from, to, keep_incomplete)?;
+    let path = catalog.write(&ticker, to, r.view())?;
     writeln!(
         out,
         "resampled {} {from} bars to {} {to} bars -> {}",

@@ -528,6 +528,19 @@ impl Bundle {
         {
             return err("annualization", format!("{v} bars per year must be a positive number"));
         }
+        // Irregular bars have no length to count a year's bars by.
+        if timeframes.contains(&Timeframe::Irregular)
+            && !matches!(spec.annualization, Annualization::BarsPerYear(_))
+        {
+            return err(
+                "annualization",
+                format!(
+                    "{} counts bars per year by the bar length, which irregular bars (datasets.timeframes) do \
+                     not have: give the bars per year as a number, e.g. annualization = 252",
+                    spec.annualization.as_text()
+                ),
+            );
+        }
         let bundle = Self { spec, datasets, range, strategies, money, columns };
         let count = bundle.count();
         if count > limits.max_variants {
@@ -577,7 +590,8 @@ impl Bundle {
     /// What dataset `dataset`'s metrics are measured over, given the bars
     /// run: every path (sweep, lanes, one variant) takes it from here.
     pub fn period(&self, dataset: usize, candles: CandlesView<'_>) -> Period {
-        let bar_ms = self.datasets[dataset].timeframe.duration_ms();
+        // 1M: 365 / 12 days, so 12 bars a year; irregular (none) needs a number, see `new`.
+        let bar_ms = self.datasets[dataset].timeframe.nominal_ms().unwrap_or(0);
         Period::of(candles.ts, bar_ms, self.spec.annualization)
     }
 
@@ -970,7 +984,7 @@ mod tests {
         );
         assert_eq!(
             message(&with("\"1m\"", "\"2m\"")),
-            "datasets.timeframes[1]: unknown timeframe \"2m\" (expected one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w)"
+            "datasets.timeframes[1]: unknown timeframe \"2m\" (expected one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w 1M irregular)"
         );
         assert_eq!(
             message(&with("\"ETHUSD\"", "\"ETH/USD\"")),

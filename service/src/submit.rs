@@ -94,6 +94,12 @@ fn bars_in_range(rows: usize, first: i64, last: i64, bar_ms: i64, range: TimeRan
     ((rows as f64 * frac).round() as u64).max(1)
 }
 
+/// A timeframe's bar length for estimates: `1M` 365 / 12 days; `irregular`
+/// (never resampled) 0, so its bars are counted over first to last.
+fn nominal_ms(tf: Timeframe) -> i64 {
+    tf.nominal_ms().unwrap_or(0)
+}
+
 /// Estimated bars of every dataset of `bundle` (in bundle order).
 pub fn estimate_bars(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<u64>, SubmitError> {
     let listed = catalog.list()?;
@@ -109,7 +115,7 @@ pub fn estimate_bars(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<u64>, Sub
                 None => {
                     let src = catalog.resample_source(&d.ticker, d.timeframe)?;
                     match src.and_then(|s| find(&d.ticker, s)) {
-                        Some(i) => (i, i.timeframe.duration_ms() as f64 / d.timeframe.duration_ms() as f64),
+                        Some(i) => (i, nominal_ms(i.timeframe) as f64 / nominal_ms(d.timeframe) as f64),
                         None => {
                             return Err(SubmitError::MissingDataset {
                                 ticker: d.ticker.clone(),
@@ -123,7 +129,7 @@ pub fn estimate_bars(bundle: &Bundle, catalog: &Catalog) -> Result<Vec<u64>, Sub
             let (Some(first), Some(last)) = (info.first_ms, info.last_ms) else {
                 return Err(SubmitError::EmptyRange { ticker: d.ticker.clone(), timeframe: d.timeframe });
             };
-            let bars = bars_in_range(info.rows, first, last, info.timeframe.duration_ms(), bundle.range);
+            let bars = bars_in_range(info.rows, first, last, nominal_ms(info.timeframe), bundle.range);
             let bars = (bars as f64 * scale).round() as u64;
             if bars == 0 {
                 return Err(SubmitError::EmptyRange { ticker: d.ticker.clone(), timeframe: d.timeframe });

@@ -9,7 +9,7 @@ fn list_load_and_resample_on_load() {
     assert_eq!(cat.list().expect("empty"), vec![]);
     let m1 = generate(&GenerateSpec { bars: 3 * 1440, seed: 5, ..GenerateSpec::default() });
     cat.write("btcusd", Timeframe::M1, m1.view()).expect("write");
-    let h1 = resample(m1.view(), 60_000, Timeframe::H1, false).expect("resample");
+    let h1 = resample(m1.view(), Timeframe::M1, Timeframe::H1, false).expect("resample");
     cat.write("ETH-USD", Timeframe::H1, h1.view()).expect("write");
     std::fs::write(dir.path().join("BTCUSD/notes.txt"), "ignored").expect("write");
 
@@ -32,7 +32,7 @@ fn list_load_and_resample_on_load() {
     let r = TimeRange::new(Some(JAN1 + 5 * 3_600_000), Some(JAN1 + 13 * 3_600_000));
     let got = cat.load("btcusd", Timeframe::H4, r).expect("resample on load");
     assert_eq!(got.resampled_from, Some(Timeframe::M1));
-    let want = resample(m1.view(), 60_000, Timeframe::H4, false).expect("resample");
+    let want = resample(m1.view(), Timeframe::M1, Timeframe::H4, false).expect("resample");
     // Buckets 08:00 and 12:00 open inside the range; 04:00 opens before it.
     assert_eq!(got.candles.ts(), &[JAN1 + 8 * 3_600_000, JAN1 + 12 * 3_600_000]);
     assert_eq!(got.candles.close(), &want.close()[2..4]);

@@ -35,7 +35,7 @@ fn every_supported_csv_layout_loads_the_same_bars() {
             &[10.0, 11.0, 12.0, 13.0, 14.0]
         };
         assert_eq!(c.volume(), vol, "{name}");
-        assert_eq!(c.quality().interval_ms, Some(60_000), "{name}");
+        assert_eq!(c.quality().interval_ms(), Some(60_000), "{name}");
     }
 }
 
@@ -53,7 +53,7 @@ fn gaps_are_reported_not_errors() {
     let c = load_ok("ok_gaps.csv");
     assert_eq!(c.len(), 5);
     let q = c.quality();
-    assert_eq!((q.gaps, q.largest_gap_ms, q.interval_ms), (2, 180_000, Some(60_000)));
+    assert_eq!((q.gaps, q.largest_gap_ms, q.interval_ms()), (2, 180_000, Some(60_000)));
 }
 
 #[test]

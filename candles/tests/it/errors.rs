@@ -85,7 +85,8 @@ fn duplicate() {
 fn mixed_intervals() {
     assert_eq!(
         message("bad_mixed.csv"),
-        "row 5, column ts: step of 30s from the previous bar is not a multiple of the dataset's 1m step (mixed intervals)"
+        "row 5, column ts: step of 30s from the previous bar is not a multiple of the dataset's 1m step (mixed intervals; \
+         --timeframe irregular takes any increasing times)"
     );
 }
 

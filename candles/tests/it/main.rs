@@ -1,5 +1,6 @@
 //! Integration tests of `bt-candles`: one binary, one module per topic.
 
+mod calendar;
 mod catalog;
 mod csv_formats;
 mod errors;

@@ -10,6 +10,7 @@ mod pgserver;
 mod proxy;
 mod run_bundle;
 mod sample_data;
+mod timeframes;
 mod worker;
 
 use std::io::{Read, Write};

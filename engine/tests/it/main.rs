@@ -4,6 +4,7 @@
 
 mod parser_props;
 mod reference;
+mod timeframes;
 
 use bt_candles::{Candles, Extra, ExtraKind, GenerateSpec, generate};
 use bt_engine::bundle::{Bundle, Limits};
