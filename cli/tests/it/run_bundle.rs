@@ -97,3 +97,68 @@ fn invalid_bundles_name_file_and_field() {
         bt(&["run", "c.toml", "--catalog", repo_root().join("data").to_str().expect("utf-8")], dir.path());
     assert!(r.stderr.starts_with("error: no dataset NOPE/1h in catalog "), "{r:?}");
 }
+
+/// `--stats` under the backtesting.py profile prints backtesting.py's own
+/// numbers for its GOOG sample (the reference fixture, made by backtesting.py
+/// 0.6.6), under its names.
+#[test]
+fn stats_under_the_backtesting_py_profile_are_backtesting_pys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cwd = dir.path();
+    let goog = repo_root().join("engine/tests/fixtures/reference/goog.csv");
+    let r =
+        bt(&["data", "import", goog.to_str().expect("utf-8"), "--ticker", "GOOG", "--catalog", "cat"], cwd);
+    assert!(r.ok, "{r:?}");
+    std::fs::write(
+        cwd.join("b.toml"),
+        "initial_balance = 10000\n[datasets]\ntickers = [\"GOOG\"]\ntimeframes = [\"1d\"]\n\
+         [strategy]\nkind = \"sma_cross\"\nfast = 10\nslow = 20\n[costs]\nfee_bps = 20\n\
+         [execution]\nprofile = \"backtesting.py\"\n",
+    )
+    .expect("write");
+    let r = bt(&["run", "b.toml", "--catalog", "cat", "--variant", "0", "--stats"], cwd);
+    assert!(r.ok, "{r:?}");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            repo_root().join("engine/tests/fixtures/reference/backtesting_py_long.json"),
+        )
+        .expect("fixture"),
+    )
+    .expect("json");
+    let row = |name: &str| -> f64 {
+        let line =
+            r.stdout.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+        let value = line.trim_start()[name.len()..].split_whitespace().next().expect("value");
+        value.parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    // Printed with 6 decimals.
+    for name in [
+        "Equity Final [$]",
+        "Return [%]",
+        "CAGR [%]",
+        "Max. Drawdown [%]",
+        "Exposure Time [%]",
+        "Win Rate [%]",
+        "Best Trade [%]",
+        "Worst Trade [%]",
+        "Avg. Trade [%]",
+        "Profit Factor",
+        "Expectancy [%]",
+        "SQN",
+        "Kelly Criterion",
+        "# Trades",
+    ] {
+        let want = fixture["stats"][name].as_f64().expect("stat");
+        assert!((row(name) - want).abs() <= 5e-7 * want.abs().max(1.0), "{name}: {} vs {want}", row(name));
+    }
+    let days = |name: &str| -> String {
+        let line = r.stdout.lines().find(|l| l.trim_start().starts_with(name)).expect("row");
+        line.trim_start()[name.len()..].split_whitespace().next().expect("days").to_owned()
+    };
+    for name in ["Max. Trade Duration", "Avg. Trade Duration", "Max. Drawdown Duration"] {
+        assert_eq!(days(name), format!("{}", fixture["stats"][name].as_f64().expect("days")), "{name}");
+    }
+    let exec =
+        format!("{:<26} sizing whole_units, fee inside, stops_from next_bar, close_at_end true", "execution");
+    assert!(r.stdout.contains(&exec), "{}", r.stdout);
+}
