@@ -567,6 +567,24 @@ impl Bundle {
         self.strategies.len() as u64 * self.money.len() as u64
     }
 
+    /// The money grid's fields and how many values each lists, in the order
+    /// the money combinations are numbered (the last fastest): combination
+    /// `k` is `k`'s digits in these radices, as `expand_money` builds them.
+    pub fn money_grid(&self) -> [(&'static str, usize); 7] {
+        let m = &self.spec.money;
+        // The spec was validated, so every grid expands.
+        let len = |g: &Option<Grid>| g.as_ref().and_then(|g| g.values("").ok()).map_or(1, |v| v.len());
+        [
+            ("stop_loss", len(&m.stop_loss)),
+            ("take_profit", len(&m.take_profit)),
+            ("trailing_stop", len(&m.trailing_stop)),
+            ("max_bars", len(&m.max_bars)),
+            ("leverage", len(&m.leverage)),
+            ("size", len(&m.size)),
+            ("direction", len(&m.direction)),
+        ]
+    }
+
     /// Number of variants, exact, without expanding them.
     pub fn count(&self) -> u64 {
         self.datasets.len() as u64 * self.per_dataset()
