@@ -19,7 +19,9 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 pub mod auth;
+mod charts;
 pub mod compute;
+mod dashboard;
 mod detail;
 pub mod error;
 pub mod limit;
@@ -173,11 +175,14 @@ pub fn router(
         .route("/v1/bundles/{id}", get(routes::status))
         .route("/v1/bundles/{id}/cancel", post(routes::cancel))
         .route("/v1/bundles/{id}/results", get(routes::results))
+        .route("/v1/bundles/{id}/heatmap", get(charts::heatmap))
+        .route("/v1/bundles/{id}/scatter", get(charts::scatter))
         .route("/v1/bundles/{id}/variants/{n}", get(routes::variant))
         .route("/v1/bundles/{id}/variants/{n}/equity.csv", get(routes::equity_csv))
         .route("/v1/bundles/{id}/variants/{n}/trades.csv", get(routes::trades_csv))
         .route("/v1/datasets", get(routes::datasets))
         .route("/openapi.json", get(openapi::serve))
+        .route("/", get(dashboard::index))
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state.clone());

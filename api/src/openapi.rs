@@ -6,17 +6,20 @@ use bt_engine::metrics::{MetricName, Metrics};
 use serde_json::{Value, json};
 
 /// Paths and methods the document describes (the router test compares).
-pub const ROUTES: [(&str, &str); 13] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("post", "/v1/bundles"),
     ("get", "/v1/bundles"),
     ("get", "/v1/bundles/{id}"),
     ("post", "/v1/bundles/{id}/cancel"),
     ("get", "/v1/bundles/{id}/results"),
+    ("get", "/v1/bundles/{id}/heatmap"),
+    ("get", "/v1/bundles/{id}/scatter"),
     ("get", "/v1/bundles/{id}/variants/{n}"),
     ("get", "/v1/bundles/{id}/variants/{n}/equity.csv"),
     ("get", "/v1/bundles/{id}/variants/{n}/trades.csv"),
     ("get", "/v1/datasets"),
     ("get", "/openapi.json"),
+    ("get", "/"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
@@ -81,6 +84,67 @@ fn metrics_schema() -> Value {
     json!({ "type": "object", "required": required, "properties": props })
 }
 
+/// `/v1/bundles/{id}/heatmap` and `/scatter`: a bundle's results
+/// aggregated in the database for charts (built apart: the document is one
+/// macro call at the recursion limit).
+fn chart_paths(std_errors: &dyn Fn(Value) -> Value) -> (Value, Value, Value, Value) {
+    let metric = |d: &str| json!({ "type": "string", "enum": Metrics::NAMES, "default": d });
+    let heat_params = json!([
+        id_param(),
+        { "name": "x", "in": "query", "schema": { "type": "string" },
+          "description": "An axis of the bundle (the answer's axes): ticker, timeframe, a strategy parameter or a money field (stop_loss, take_profit, trailing_stop, max_bars, leverage, size, direction). Default: the first two strategy parameters with more than one value, else the first two axes that vary" },
+        { "name": "y", "in": "query", "schema": { "type": "string" }, "description": "Another axis (as x)" },
+        { "name": "metric", "in": "query", "schema": metric("sharpe"), "description": "The metric the cells show" },
+        { "name": "agg", "in": "query", "schema": { "type": "string", "enum": ["max", "median"], "default": "max" },
+          "description": "How a cell sums up its variants (over the other axes): the largest or the median of their finite values" },
+        { "name": "bins", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 60 },
+          "description": "Most bins per axis: an axis with more levels pools consecutive ones (level * bins / levels)" }
+    ]);
+    let scatter_params = json!([
+        id_param(),
+        { "name": "x", "in": "query", "schema": metric("max_drawdown") },
+        { "name": "y", "in": "query", "schema": metric("total_return") },
+        { "name": "nx", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 200 } },
+        { "name": "ny", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 120 } }
+    ]);
+    let heatmap = json!({ "type": "object", "required": ["axes", "x", "y", "metric", "agg", "x_labels", "y_labels", "cells"],
+        "description": "Cells over two axes of the variant number, aggregated over the other axes. Statistics count finite values only; the median of an even count is the mean of the middle two (percentile_cont(0.5))",
+        "properties": {
+            "bundle": { "type": "string", "format": "uuid" }, "status": { "type": "string" },
+            "variants": { "type": "integer" }, "stored": { "type": "integer" },
+            "metric": { "type": "string" }, "better": { "type": "string", "enum": ["higher", "lower"] },
+            "agg": { "type": "string", "enum": ["max", "median"] },
+            "metrics": { "type": "array", "items": { "type": "string" }, "description": "Every metric a heatmap can show" },
+            "axes": { "type": "array", "items": { "type": "object", "properties": {
+                "name": { "type": "string" }, "kind": { "type": "string", "enum": ["dataset", "strategy", "money"] },
+                "levels": { "type": "integer", "minimum": 1 } } } },
+            "x": { "type": ["string", "null"], "description": "null when fewer than two axes vary" }, "y": { "type": ["string", "null"] },
+            "x_labels": { "type": "array", "items": { "type": "string" }, "description": "Each x bin's value, or first..last of a pooled bin" },
+            "y_labels": { "type": "array", "items": { "type": "string" } },
+            "cells": { "type": "array", "description": "The non-empty cells, by (y, x)", "items": { "type": "object", "properties": {
+                "x": { "type": "integer" }, "y": { "type": "integer" }, "count": { "type": "integer", "description": "Variants in the cell" },
+                "value": { "type": ["number", "null"], "description": "The max or median of the cell's finite values (null: none)" },
+                "best": { "type": ["integer", "null"], "description": "The variant with the best finite value in the metric's better direction (the lowest among equals)" } } } } } });
+    let scatter = json!({ "type": "object", "required": ["x", "y", "nx", "ny", "bins"],
+        "description": "Every variant by two metrics, counted on an nx x ny grid over their finite ranges",
+        "properties": {
+            "bundle": { "type": "string", "format": "uuid" }, "status": { "type": "string" }, "stored": { "type": "integer" },
+            "x": { "type": "string" }, "y": { "type": "string" }, "nx": { "type": "integer" }, "ny": { "type": "integer" },
+            "x_range": { "type": ["array", "null"], "items": { "type": "number" }, "description": "[min, max] of the finite values (null: none)" },
+            "y_range": { "type": ["array", "null"], "items": { "type": "number" } },
+            "excluded": { "type": "integer", "description": "Variants with a non-finite x or y (not counted)" },
+            "bins": { "type": "array", "description": "The non-empty bins [bx, by, count, best]: best is the bin's variant with the best y",
+                      "items": { "type": "array", "items": { "type": "integer" }, "minItems": 4, "maxItems": 4 } } } });
+    let heat_path = json!({ "get": { "summary": "A metric's max or median per pair of levels of two axes (the parameter heatmap), aggregated in the database",
+        "parameters": heat_params,
+        "responses": std_errors(json!({ "200": { "description": "The heatmap", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heatmap" } } } },
+                                        "503": busy() })) } });
+    let scatter_path = json!({ "get": { "summary": "Every variant by two metrics as a density grid (a scatter plot of any size)",
+        "parameters": scatter_params,
+        "responses": std_errors(json!({ "200": { "description": "The grid", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Scatter" } } } } })) } });
+    (heatmap, scatter, heat_path, scatter_path)
+}
+
 /// The document.
 pub fn document() -> Value {
     let std_errors = |ok: Value| -> Value {
@@ -137,8 +201,9 @@ pub fn document() -> Value {
                           "oneOf": [ { "type": "string", "enum": ["crypto", "equities"] }, { "type": "number" } ] },
             "bars_per_year": { "type": ["number", "null"] },
             "years": { "type": ["number", "null"], "description": "First to last bar in 365.25-day years: CAGR's span" } } });
+    let (heatmap, scatter, heat_path, scatter_path) = chart_paths(&std_errors);
     let csv = |what: &str| json!({ "200": { "description": what, "content": { "text/csv": { "schema": { "type": "string" } } } }, "503": busy() });
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "bt API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Submit backtest bundles, follow them, read ranked results. Every /v1 request needs Authorization: Bearer <key> (bt keys create), within the key's request rate and quotas. Every response carries an x-request-id header." },
@@ -254,7 +319,17 @@ pub fn document() -> Value {
             "/ready": { "get": { "summary": "Database reachable and not shutting down", "security": [], "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics (OpenMetrics text)", "security": [], "responses": { "200": { "description": "metrics" } } } }
         }
-    })
+    });
+    // Added after: the macro above is at its recursion limit.
+    doc["components"]["schemas"]["Heatmap"] = heatmap;
+    doc["components"]["schemas"]["Scatter"] = scatter;
+    doc["paths"]["/v1/bundles/{id}/heatmap"] = heat_path;
+    doc["paths"]["/v1/bundles/{id}/scatter"] = scatter_path;
+    doc["paths"]["/"] = json!({ "get": {
+        "summary": "The dashboard: one HTML page, scripts inline, that asks for an API key once and draws the caller's bundles from this API",
+        "security": [],
+        "responses": { "200": { "description": "HTML", "content": { "text/html": { "schema": { "type": "string" } } } } } } });
+    doc
 }
 
 pub async fn serve() -> Json<Value> {

@@ -24,18 +24,18 @@ use crate::auth::{Caller, Owner};
 use crate::detail::{self, num};
 use crate::error::ApiError;
 
-type S = State<Arc<AppState>>;
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+pub(crate) type S = State<Arc<AppState>>;
+pub(crate) type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
-fn ok(v: Value) -> Answer {
+pub(crate) fn ok(v: Value) -> Answer {
     Ok((StatusCode::OK, Json(v)))
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-fn bundle_id(p: Result<Path<Uuid>, PathRejection>) -> Result<Uuid, ApiError> {
+pub(crate) fn bundle_id(p: Result<Path<Uuid>, PathRejection>) -> Result<Uuid, ApiError> {
     p.map(|Path(id)| id).map_err(|e| ApiError::bad_request(format!("invalid bundle id: {}", e.body_text())))
 }
 
@@ -232,7 +232,7 @@ pub async fn list(State(s): S, Owner(owner): Owner, q: Result<Query<Page>, Query
     ok(json!({ "bundles": bundles, "limit": p.limit, "offset": p.offset }))
 }
 
-async fn owned(s: &AppState, id: Uuid, owner: &str) -> Result<BundleProgress, ApiError> {
+pub(crate) async fn owned(s: &AppState, id: Uuid, owner: &str) -> Result<BundleProgress, ApiError> {
     s.store
         .bundle_status(id, Some(owner))
         .await?
@@ -272,7 +272,7 @@ pub async fn cancel(State(s): S, Owner(owner): Owner, p: Result<Path<Uuid>, Path
 
 /// Bundle `id` parsed and expanded: from the cache, or from its stored spec
 /// (on a blocking thread, through the gate) and then cached.
-async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Arc<Bundle>, ApiError> {
+pub(crate) async fn stored_bundle(s: &AppState, id: Uuid) -> Result<Arc<Bundle>, ApiError> {
     if let Some(b) = s.bundles.get(id) {
         return Ok(b);
     }

@@ -1008,3 +1008,153 @@ async fn a_bundle_one_variant_of_which_cannot_fit_the_memory_limit_is_a_422(pool
     let (s, v) = call(&large, "POST", "/v1/bundles", Some(&k), Some(SPEC)).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn heatmap_and_scatter_aggregate_in_the_database_and_name_bad_parameters(pool: PgPool) {
+    let app = app(&pool, config());
+    let (_, k) = key(&pool, "alice").await;
+    let id = bundle_with_results(&app, &pool, &k).await;
+    // SPEC's axes: ticker (2, stride 8), fast (2, stride 4), slow (2, stride 2),
+    // stop_loss (2, stride 1). Sharpe by variant: NaN for 0, 5, 10, 15; 1 for
+    // 1, 6, 11; else variant / 10.
+    let (s, h) = call(&app, "GET", &format!("/v1/bundles/{id}/heatmap?agg=median"), Some(&k), None).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(
+        (h["x"].as_str(), h["y"].as_str(), h["metric"].as_str()),
+        (Some("fast"), Some("slow"), Some("sharpe"))
+    );
+    assert_eq!(h["x_labels"], json!(["5", "10"]));
+    assert_eq!(h["y_labels"], json!(["20", "40"]));
+    let levels: Vec<(&str, u64)> = h["axes"]
+        .as_array()
+        .expect("axes")
+        .iter()
+        .map(|a| (a["name"].as_str().expect("name"), a["levels"].as_u64().expect("levels")))
+        .collect();
+    assert_eq!(&levels[..5], [("ticker", 2), ("timeframe", 1), ("fast", 2), ("slow", 2), ("stop_loss", 2)]);
+    // Cell (fast 5, slow 20): variants 0, 1, 8, 9 -> NaN, 1, .8, .9.
+    type Cell = (i64, i64, i64, Option<f64>, Option<i64>);
+    let cells = |h: &Value| -> Vec<Cell> {
+        h["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .map(|c| {
+                (
+                    c["x"].as_i64().expect("x"),
+                    c["y"].as_i64().expect("y"),
+                    c["count"].as_i64().expect("count"),
+                    c["value"].as_f64(),
+                    c["best"].as_i64(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        cells(&h),
+        [
+            (0, 0, 4, Some(0.9), Some(1)),
+            (1, 0, 4, Some(1.2), Some(13)),
+            (0, 1, 4, Some(0.3), Some(11)),
+            (1, 1, 4, Some(1.0), Some(14))
+        ]
+    );
+    let (_, h) =
+        call(&app, "GET", &format!("/v1/bundles/{id}/heatmap?x=fast&y=slow&agg=max"), Some(&k), None).await;
+    let max: Vec<Option<f64>> = cells(&h).iter().map(|c| c.3).collect();
+    assert_eq!(max, [Some(1.0), Some(1.3), Some(1.0), Some(1.4)]);
+    // trades = variant + 1, over stop_loss x ticker; then both pooled into one bin.
+    let (s, h) = call(
+        &app,
+        "GET",
+        &format!("/v1/bundles/{id}/heatmap?x=stop_loss&y=ticker&metric=trades"),
+        Some(&k),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(
+        cells(&h),
+        [
+            (0, 0, 4, Some(7.0), Some(6)),
+            (1, 0, 4, Some(8.0), Some(7)),
+            (0, 1, 4, Some(15.0), Some(14)),
+            (1, 1, 4, Some(16.0), Some(15))
+        ]
+    );
+    let (_, h) = call(
+        &app,
+        "GET",
+        &format!("/v1/bundles/{id}/heatmap?x=stop_loss&y=ticker&metric=trades&bins=1"),
+        Some(&k),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (h["x_labels"].clone(), h["y_labels"].clone()),
+        (json!(["none..0.02"]), json!(["BTCUSD..ETHUSD"]))
+    );
+    assert_eq!(cells(&h), [(0, 0, 16, Some(16.0), Some(15))]);
+    // The density grid: the 12 variants with a finite sharpe in one bin; the best trades is 15's.
+    let (s, d) =
+        call(&app, "GET", &format!("/v1/bundles/{id}/scatter?x=sharpe&y=trades&nx=1&ny=1"), Some(&k), None)
+            .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!((d["bins"].clone(), d["excluded"].clone()), (json!([[0, 0, 12, 14]]), json!(4)));
+    assert_eq!(d["x_range"], json!([0.2, 1.4]));
+    let (_, d) =
+        call(&app, "GET", &format!("/v1/bundles/{id}/scatter?x=sharpe&y=trades&nx=2&ny=1"), Some(&k), None)
+            .await;
+    // sharpe 0.2 .. 1.4: bin 0 below 0.8, bin 1 from 0.8 (8, 9, 1, 6, 11, 12, 13, 14).
+    assert_eq!(d["bins"], json!([[0, 0, 4, 7], [1, 0, 8, 14]]));
+    // Bad parameters are 400s naming the parameter.
+    for (q, field) in [
+        ("metric=sharp", "metric"),
+        ("agg=mean", "agg"),
+        ("x=nope", "x"),
+        ("x=fast&y=fast", "y"),
+        ("bins=0", "bins"),
+        ("bins=201", "bins"),
+        ("colour=red", ""),
+    ] {
+        let (s, e) = call(&app, "GET", &format!("/v1/bundles/{id}/heatmap?{q}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {e}");
+        if !field.is_empty() {
+            assert_error(&e, "bad_request", Some(field));
+        }
+    }
+    let (_, e) = call(&app, "GET", &format!("/v1/bundles/{id}/heatmap?x=nope"), Some(&k), None).await;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("one of ticker, timeframe, fast, slow, stop_loss")),
+        "{e}"
+    );
+    for (q, field) in [("x=sharp", "x"), ("y=variant", "y"), ("nx=0", "nx"), ("ny=501", "ny")] {
+        let (s, e) = call(&app, "GET", &format!("/v1/bundles/{id}/scatter?{q}"), Some(&k), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {e}");
+        assert_error(&e, "bad_request", Some(field));
+    }
+    // Another owner's bundle is a 404, as a missing one.
+    let (_, other) = key(&pool, "bob").await;
+    for path in ["heatmap", "scatter"] {
+        let (s, _) = call(&app, "GET", &format!("/v1/bundles/{id}/{path}"), Some(&other), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = call(&app, "GET", &format!("/v1/bundles/{id}/{path}"), None, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // The dashboard: HTML, no key needed, nothing from elsewhere.
+    let resp = app
+        .clone()
+        .oneshot(Request::builder().uri("/").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(
+        resp.headers()["content-security-policy"].to_str().is_ok_and(|c| c.starts_with("default-src 'none'"))
+    );
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+    let html = String::from_utf8_lossy(&body);
+    assert!(html.contains("<title>bt dashboard</title>") && !html.contains("src=\"http"), "{}", &html[..200]);
+}

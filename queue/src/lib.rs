@@ -20,6 +20,7 @@ macro_rules! sql {
     };
 }
 
+mod charts;
 mod copy;
 mod plan;
 mod rank;
@@ -28,6 +29,7 @@ mod store;
 mod types;
 
 pub use bt_metrics::{MetricName, Metrics};
+pub use charts::{AxisBins, HeatCell, ScatterBin, ScatterRange};
 pub use plan::{MAX_JOB_VARIANTS, job_variants, plan_jobs};
 pub use rank::{BadCursor, RankKey, Ranking};
 pub use session::Session;
