@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod data;
 mod indicators;
 mod output;
+mod report;
 mod run;
 mod service;
 
@@ -36,6 +37,8 @@ enum Command {
     Data(data::DataCommand),
     /// Run a bundle on the local catalog (no database) and rank its variants.
     Run(run::RunArgs),
+    /// An HTML report of a bundle's results: from a results file or a stored bundle.
+    Report(Box<report::ReportArgs>),
     /// Candles plus indicator columns, written as Parquet or CSV.
     Indicators(indicators::IndicatorsArgs),
     /// Compute worker: claim jobs from PostgreSQL and run them on all cores.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd, &mut out),
         Command::Run(args) => run::run(args, &mut out),
+        Command::Report(args) => report::run(*args, &mut out),
         Command::Indicators(args) => indicators::run(args, &mut out),
         Command::Work(args) => service::work(*args),
         Command::Migrate(args) => service::migrate(args, &mut out),

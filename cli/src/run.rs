@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// backtesting.py prints, beside the bt metric each comes from.
     #[arg(long, requires = "variant")]
     stats: bool,
+    /// Write an HTML report of the run here: heatmaps, scatter, top
+    /// variants and the best variant (or --variant N) in detail.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Most variants a bundle may expand to.
     #[arg(long, default_value_t = Limits::default().max_variants)]
     max_variants: u64,
@@ -116,7 +120,8 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     }
     let pool = pool.build().context("cannot start the thread pool")?;
 
-    if let Some(n) = args.variant {
+    // With --report, --variant picks the variant the report details.
+    if let Some(n) = args.variant.filter(|_| args.report.is_none()) {
         if n >= bundle.count() {
             bail!("--variant {n}: the bundle has {} variants (0..{})", bundle.count(), bundle.count());
         }
@@ -239,6 +244,16 @@ pub fn run(args: RunArgs, out: &mut impl Write) -> Result<()> {
     if let Some(p) = &args.out {
         write_results(p, &bundle, &results)?;
         writeln!(out, "{} rows -> {}", results.len(), p.display())?;
+    }
+    if let Some(p) = &args.report {
+        let src = crate::report::Source {
+            bundle: &bundle,
+            catalog: &catalog,
+            loaded: Some(&datasets),
+            run_seconds: Some(secs),
+            label: format!("bt run {}", args.bundle.display()),
+        };
+        crate::report::write(p, &src, &results, args.sort, args.variant, out)?;
     }
     Ok(())
 }
@@ -409,7 +424,10 @@ fn results_frame(bundle: &Bundle, results: &[VariantResult]) -> Result<DataFrame
     for &name in MetricName::ALL {
         let col = name.as_str().into();
         cols.push(if name.is_integer() {
-            Column::new(col, results.iter().map(|r| r.metrics.value(name).as_f64() as i64).collect::<Vec<i64>>())
+            Column::new(
+                col,
+                results.iter().map(|r| r.metrics.value(name).as_f64() as i64).collect::<Vec<i64>>(),
+            )
         } else {
             Column::new(col, results.iter().map(|r| r.metrics.get(name)).collect::<Vec<f64>>())
         });

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use crate::worker::{db_url, free_addr};
 use crate::{Proc, repo_root};
 
-fn spawn(url: &str, args: &[&str], log: std::path::PathBuf) -> Proc {
+pub fn spawn(url: &str, args: &[&str], log: std::path::PathBuf) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_bt"))
         .args(args)
         .env("DATABASE_URL", url)
@@ -32,7 +32,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, key: &str, body: &str) -> (u
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-fn wait_ready(addr: SocketAddr, p: &Proc) {
+pub fn wait_ready(addr: SocketAddr, p: &Proc) {
     let t = Instant::now();
     loop {
         if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
@@ -48,7 +48,7 @@ fn wait_ready(addr: SocketAddr, p: &Proc) {
     }
 }
 
-fn mint(url: &str, owner: &str) -> String {
+pub fn mint(url: &str, owner: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_bt"))
         .args(["keys", "create", "--owner", owner])
         .env("DATABASE_URL", url)

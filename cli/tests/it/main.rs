@@ -1,12 +1,14 @@
 //! End-to-end tests of the `bt` binary: one binary, one module per topic.
 
 mod api;
+mod browser;
 mod chaos;
 mod data_commands;
 mod deploy;
 mod examples;
 mod indicators_cmd;
 mod pgserver;
+mod pictures;
 mod proxy;
 mod run_bundle;
 mod sample_data;
