@@ -238,10 +238,10 @@ async fn dashboard_in_chromium_with_a_live_server_and_worker(pool: PgPool) {
     wait_ready(addr, &serve);
     let key = mint(&url, "alice");
     let logs = move || serve.logs();
-    tokio::task::spawn_blocking(move || dashboard(addr, &key, &logs)).await.expect("join");
+    tokio::task::spawn_blocking(move || dashboard(addr, &key, &url, &logs)).await.expect("join");
 }
 
-fn dashboard(addr: std::net::SocketAddr, key: &str, logs: &dyn Fn() -> String) {
+fn dashboard(addr: std::net::SocketAddr, key: &str, url: &str, logs: &dyn Fn() -> String) {
     // The page itself: text/html from the binary, without a key.
     let (status, page) = crate::http(addr, "GET", "/", "", "");
     assert_eq!(status, 200);
@@ -375,6 +375,30 @@ fn dashboard(addr: std::net::SocketAddr, key: &str, logs: &dyn Fn() -> String) {
             assert_eq!(c["best"].as_u64(), want.best, "{x} {y} {c}");
         }
     }
+    // bt report --bundle: the stored results, the same pictures as from the rows themselves.
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bt"))
+        .args([
+            "report",
+            "--bundle",
+            &id,
+            "--catalog",
+            &repo_root().join("data").to_string_lossy(),
+            "-o",
+            "b.html",
+        ])
+        .env("DATABASE_URL", url)
+        .current_dir(dir.path())
+        .output()
+        .expect("bt report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = report_data(&std::fs::read_to_string(dir.path().join("b.html")).expect("report"));
+    assert_eq!(
+        (data["bundle"]["variants"].as_u64(), data["bundle"]["results"].as_u64()),
+        (Some(60_000), Some(60_000))
+    );
+    assert!(data["bundle"]["run_seconds"].as_f64().is_some_and(|s| s > 0.0), "{}", data["bundle"]);
+    assert_eq!(data["focus"]["variant"].as_u64(), bt_report::page::best_variant(&rows, MetricName::Sharpe));
     let s = http(addr, &format!("/v1/bundles/{id}/scatter?nx=50&ny=30"), key);
     let d = bt_report::aggregate::density(&rows, MetricName::MaxDrawdown, MetricName::TotalReturn, 50, 30);
     let want: Vec<Value> = d.bins.iter().map(|b| json!([b.0, b.1, b.2, b.3])).collect();
